@@ -1,0 +1,189 @@
+"""Users, passwords, sessions and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from matchmaker.accounts.models import ApiToken, User, new_session_token
+from matchmaker.audit.services import record
+from matchmaker.database import utcnow
+from matchmaker.errors import Conflict, FieldErrors
+from matchmaker.extensions import db
+from matchmaker.reference import codes
+
+# Checked against when the e-mail is unknown, so both paths take the same (slow) time.
+_DUMMY_HASH = generate_password_hash("not-a-real-password-0000")
+
+
+def hash_password(password: str) -> str:
+    # scrypt (werkzeug's slow default) unless a test run asks for a cheaper method.
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+def password_problems(password: str | None) -> list[str]:
+    minimum = current_app.config["PASSWORD_MIN_LENGTH"]
+    if not password:
+        return ["请输入密码"]
+    problems = []
+    if len(password) < minimum:
+        problems.append(f"密码至少 {minimum} 个字符")
+    if len(password) > 128:
+        problems.append("密码不能超过 128 个字符")
+    if len(set(password)) < 4:
+        problems.append("密码过于简单，请混合使用不同字符")
+    return problems
+
+
+def normalize_email(raw: str | None) -> str:
+    return (raw or "").strip().lower()
+
+
+def email_problems(email: str) -> list[str]:
+    if not email:
+        return ["请输入电子邮箱"]
+    if len(email) > 254:
+        return ["电子邮箱过长"]
+    try:
+        validate_email(email, check_deliverability=False, test_environment=True)
+    except EmailNotValidError:
+        return ["电子邮箱格式不正确"]
+    return []
+
+
+def check_new_user(errors: FieldErrors, email: str, password: str, name: str | None,
+                   name_field: str = "name") -> None:
+    for msg in email_problems(email):
+        errors.add("email", msg)
+    for msg in password_problems(password):
+        errors.add("password", msg)
+    if name is not None:
+        name = name.strip()
+        if not name:
+            errors.add(name_field, "请输入姓名")
+        elif len(name) > 64:
+            errors.add(name_field, "姓名不能超过 64 个字符")
+
+
+def ensure_email_free(email: str) -> None:
+    if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
+        raise Conflict("该邮箱已注册", {"email": ["该邮箱已注册"]})
+
+
+def check_region_codes(errors: FieldErrors, field: str, region_codes, within: list[str] | None = None,
+                       required: bool = True) -> list[str]:
+    """Every code must be a current GB/T 2260 region (and inside `within`, when given)."""
+    if region_codes is None:
+        region_codes = []
+    if isinstance(region_codes, str):
+        region_codes = [region_codes]
+    cleaned = []
+    for code in region_codes:
+        code = str(code).strip()
+        info = codes.region(code)
+        if info is None or info.retired:
+            errors.add(field, f"行政区划代码不存在：{code[:12]}")
+        elif within is not None and not any(codes.region_covers(w, code) for w in within):
+            errors.add(field, f"{info.full_name} 不在所属银行的服务地区内")
+        elif code not in cleaned:
+            cleaned.append(code)
+    if required and not region_codes:
+        errors.add(field, "请至少选择一个地区")
+    return cleaned
+
+
+def new_user(*, email: str, password: str, name: str, role: str, phone: str | None = None,
+             **org) -> User:
+    user = User(email=email, password_hash=hash_password(password), name=name.strip(), role=role,
+                phone=phone, **org)
+    db.session.add(user)
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    email = normalize_email(email)
+    user = db.session.scalar(sa.select(User).where(User.email == email)) if email else None
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password or "")
+        return None
+    if not check_password_hash(user.password_hash, password or "") or not user.active:
+        return None
+    return user
+
+
+def note_login(user: User) -> None:
+    user.last_login_at = utcnow()
+    db.session.commit()
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """Replaces the session token too, which ends the user's other sessions."""
+    errors = FieldErrors()
+    if not check_password_hash(user.password_hash, current or ""):
+        errors.add("current_password", "当前密码不正确")
+    for msg in password_problems(new):
+        errors.add("new_password", msg)
+    errors.raise_if_any()
+    user.password_hash = hash_password(new)
+    user.session_token = new_session_token()
+    user.password_changed_at = utcnow()
+    db.session.execute(
+        sa.update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    record("user.password_changed", "user", user.id, actor=user)
+    db.session.commit()
+
+
+def load_user_by_session_token(token: str) -> User | None:
+    if not token:
+        return None
+    return db.session.scalar(sa.select(User).where(User.session_token == token, User.active))
+
+
+# --- API tokens -----------------------------------------------------------------------------
+
+
+def _token_digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def issue_token(user: User) -> tuple[str, datetime]:
+    raw = secrets.token_urlsafe(32)
+    expires = utcnow() + timedelta(hours=current_app.config["API_TOKEN_TTL_HOURS"])
+    db.session.add(ApiToken(user_id=user.id, token_hash=_token_digest(raw), expires_at=expires))
+    record("token.issued", "user", user.id, actor=user)
+    db.session.commit()
+    return raw, expires
+
+
+def user_for_token(raw: str) -> User | None:
+    if not raw or len(raw) > 200:
+        return None
+    token = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _token_digest(raw)))
+    now = utcnow()
+    if token is None or token.revoked_at is not None or token.expires_at <= now:
+        return None
+    if not token.user.active:
+        return None
+    # Touch at most once a minute: an API client should not write on every read.
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        token.last_used_at = now
+        db.session.commit()
+    return token.user
+
+
+def revoke_token(raw: str) -> bool:
+    token = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _token_digest(raw)))
+    if token is None or token.revoked_at is not None:
+        return False
+    token.revoked_at = utcnow()
+    db.session.commit()
+    return True

@@ -1,0 +1,134 @@
+"""Audit log and transactional outbox.
+
+`record()` and `emit()` add rows to the current transaction; they never commit. The caller (a
+service) commits once with `workers.dispatch.commit()`, which then starts the outbox drain.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask import g, has_request_context, request
+from flask_login import current_user
+
+from matchmaker.audit.models import AuditLog, OutboxEvent
+from matchmaker.database import utcnow
+from matchmaker.extensions import db
+from workers import queues
+from workers.dispatch import after_commit
+
+log = logging.getLogger(__name__)
+
+# topic → handlers. Handlers must be idempotent: a row can be handed over more than once.
+OutboxHandler = Callable[[OutboxEvent], None]
+OUTBOX_HANDLERS: dict[str, list[OutboxHandler]] = {}
+# A row that failed this often stays pending for an operator instead of blocking the drain.
+MAX_ATTEMPTS = 10
+
+
+def outbox_handler(*topics: str):
+    """Register a function to consume outbox rows of the given topics ("need.*" matches all)."""
+
+    def register(func: OutboxHandler) -> OutboxHandler:
+        for topic in topics:
+            OUTBOX_HANDLERS.setdefault(topic, []).append(func)
+        return func
+
+    return register
+
+
+def jsonable(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def snapshot(obj, fields: list[str]) -> dict:
+    return {name: jsonable(getattr(obj, name)) for name in fields}
+
+
+def current_actor():
+    """The user acting now: an API token's user, else the logged-in web user, else nobody."""
+    if has_request_context():
+        api_user = g.get("api_user")
+        if api_user is not None:
+            return api_user
+        if current_user and current_user.is_authenticated:
+            return current_user._get_current_object()
+    return None
+
+
+def record(action: str, obj_type: str, obj_id, before: dict | None = None,
+           after: dict | None = None, actor=None) -> AuditLog:
+    actor = actor or current_actor()
+    entry = AuditLog(
+        action=action,
+        object_type=obj_type,
+        object_id=str(obj_id),
+        before=jsonable(before) if before is not None else None,
+        after=jsonable(after) if after is not None else None,
+        actor_id=actor.id if actor is not None else None,
+        actor_role=actor.role if actor is not None else None,
+        ip=request.remote_addr if has_request_context() else None,
+    )
+    db.session.add(entry)
+    return entry
+
+
+def emit(topic: str, obj_type: str, obj_id, payload: dict | None = None) -> OutboxEvent:
+    """Write an outbox row in the current transaction and drain the outbox after the commit."""
+    event = OutboxEvent(topic=topic, object_type=obj_type, object_id=str(obj_id),
+                        payload=jsonable(payload or {}))
+    db.session.add(event)
+    after_commit("workers.jobs.drain_outbox", queue=queues.SEARCH, timeout=300)
+    return event
+
+
+def _handlers_for(topic: str) -> list[OutboxHandler]:
+    prefix = topic.split(".")[0] + ".*"
+    return OUTBOX_HANDLERS.get(topic, []) + OUTBOX_HANDLERS.get(prefix, [])
+
+
+def drain_outbox(limit: int = 500) -> int:
+    """Process pending rows oldest first, one transaction per row, so that a failing handler
+    undoes only its own row's work. Safe in several workers at once (SKIP LOCKED on PostgreSQL).
+    """
+    processed = 0
+    while processed < limit:
+        row = db.session.scalars(
+            sa.select(OutboxEvent)
+            .where(OutboxEvent.processed_at.is_(None), OutboxEvent.attempts < MAX_ATTEMPTS)
+            .order_by(OutboxEvent.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        ).first()
+        if row is None:
+            break
+        row_id, topic = row.id, row.topic
+        try:
+            for handler in _handlers_for(topic):
+                handler(row)
+            row.processed_at = utcnow()
+            db.session.commit()
+            processed += 1
+        except Exception as exc:
+            db.session.rollback()
+            log.exception("outbox row %s (%s) failed", row_id, topic)
+            db.session.execute(
+                sa.update(OutboxEvent)
+                .where(OutboxEvent.id == row_id)
+                .values(attempts=OutboxEvent.attempts + 1,
+                        last_error=f"{type(exc).__name__}: {exc}"[:2000])
+            )
+            db.session.commit()
+    return processed

@@ -1,0 +1,138 @@
+"""Configuration read from the environment (and an optional `.env`).
+
+Every business number of DESIGN section 3 is a setting here, so a city can change it without code.
+"""
+
+import os
+import secrets
+from datetime import date
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Values that must never serve as a production secret.
+WEAK_SECRET_KEYS = {"", "dev", "secret", "changeme", "change-me", "please-change-me", "test"}
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable platform."""
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _holidays(raw: str | None) -> tuple[date, ...]:
+    """`HOLIDAYS=2026-10-01,2026-10-02` — dates on which working-day deadlines do not count."""
+    if not raw:
+        return ()
+    days = []
+    for part in raw.replace(";", ",").split(","):
+        part = part.strip()
+        if part:
+            try:
+                days.append(date.fromisoformat(part))
+            except ValueError as exc:
+                raise ConfigError(f"HOLIDAYS has a bad date: {part!r}") from exc
+    return tuple(sorted(days))
+
+
+def database_uri(url: str | None, instance_path: str) -> str:
+    """SQLite in the instance folder by default; PostgreSQL URLs go through psycopg 3."""
+    if not url:
+        return "sqlite:///" + os.path.join(instance_path, "matchmaker.db")
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def load_secret_key(instance_path: str, env: str) -> str:
+    """Production insists on a real SECRET_KEY; local runs create one once and keep it."""
+    key = os.environ.get("SECRET_KEY", "")
+    if env == "production":
+        if key.strip().lower() in WEAK_SECRET_KEYS or len(key) < 32:
+            raise ConfigError(
+                "MATCHMAKER_ENV=production needs SECRET_KEY set to a random value of at least "
+                "32 characters (for example: python -c 'import secrets; print(secrets.token_hex(32))')"
+            )
+        return key
+    if key:
+        return key
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def default_instance_path() -> str:
+    return os.environ.get("INSTANCE_PATH") or str(PROJECT_ROOT / "instance")
+
+
+def load(instance_path: str) -> dict:
+    """The whole configuration as a dict for `app.config`."""
+    env = os.environ.get("MATCHMAKER_ENV", "development").strip().lower()
+    if env not in {"development", "production", "testing"}:
+        raise ConfigError("MATCHMAKER_ENV must be development, production or testing")
+    production = env == "production"
+    return {
+        "ENV_NAME": env,
+        "SECRET_KEY": load_secret_key(instance_path, env),
+        "SQLALCHEMY_DATABASE_URI": database_uri(os.environ.get("DATABASE_URL"), instance_path),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        "ELASTICSEARCH_URL": os.environ.get("ELASTICSEARCH_URL") or None,
+        # Mail (SMTP); delivery arrives with the notifications issue.
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", "127.0.0.1"),
+        "MAIL_PORT": _int("MAIL_PORT", 25),
+        "MAIL_USE_TLS": _bool(os.environ.get("MAIL_USE_TLS")),
+        "MAIL_USE_SSL": _bool(os.environ.get("MAIL_USE_SSL")),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "noreply@greenmatch.local"),
+        "MAIL_ENABLED": _bool(os.environ.get("MAIL_ENABLED")),
+        # Business rules (DESIGN section 3).
+        "CLAIM_CAP": _int("CLAIM_CAP", 3),
+        "CONTACT_DEADLINE_WORKING_DAYS": _int("CONTACT_DEADLINE_WORKING_DAYS", 5),
+        "ESCALATION_WORKING_DAYS": _int("ESCALATION_WORKING_DAYS", 3),
+        "MANAGER_DAILY_GRAB_LIMIT": _int("MANAGER_DAILY_GRAB_LIMIT", 20),
+        "HOLIDAYS": _holidays(os.environ.get("HOLIDAYS")),
+        "DISPLAY_TIMEZONE": os.environ.get("DISPLAY_TIMEZONE", "Asia/Shanghai"),
+        "API_TOKEN_TTL_HOURS": _int("API_TOKEN_TTL_HOURS", 24 * 7),
+        "PASSWORD_MIN_LENGTH": _int("PASSWORD_MIN_LENGTH", 10),
+        "PASSWORD_HASH_METHOD": "scrypt",
+        # Web protections.
+        "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 2 * 1024 * 1024),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": production,
+        "WTF_CSRF_TIME_LIMIT": None,
+        # OpenAPI document served at /api/v1/openapi.json (flask-smorest).
+        "API_TITLE": "GreenMatch API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "JSON_AS_ASCII": False,
+    }

@@ -1,0 +1,110 @@
+"""Error pages for the web and JSON errors for the API, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+
+from matchmaker.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: "请求格式不正确",
+    401: "需要登录或有效的访问令牌",
+    403: "无权访问",
+    404: "页面或对象不存在",
+    405: "不支持该请求方法",
+    409: "与现有数据冲突",
+    413: "请求内容过大",
+    422: "输入有误",
+    429: "请求过于频繁，请稍后再试",
+    500: "服务器内部错误",
+    503: "服务暂时不可用，请稍后再试",
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _flatten(messages) -> dict[str, list[str]]:
+    """webargs nests errors by location and index; the API promises {field: [messages]}."""
+    if isinstance(messages, dict) and set(messages) <= {"json", "query", "form", "view_args",
+                                                        "headers", "files", "cookies", "path"}:
+        merged: dict[str, list[str]] = {}
+        for part in messages.values():
+            for field, msgs in _flatten(part).items():
+                merged.setdefault(field, []).extend(msgs)
+        return merged
+    if isinstance(messages, list):
+        return {"_schema": [str(m) for m in messages]}
+    result: dict[str, list[str]] = {}
+    for field, value in (messages or {}).items():
+        result[str(field)] = _messages(value)
+    return result
+
+
+def _messages(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        out: list[str] = []
+        for item in value:
+            out.extend(_messages(item))
+        return out
+    if isinstance(value, dict):
+        out = []
+        for key, item in value.items():
+            out.extend(f"{key}: {msg}" for msg in _messages(item))
+        return out
+    return [str(value)]
+
+
+def json_error(status: int, message: str | None = None, errors: dict | None = None):
+    body = {"error": message or MESSAGES.get(status, "错误"), "errors": errors or {}}
+    return jsonify(body), status
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(ServiceError)
+    def handle_service_error(exc: ServiceError):
+        if wants_json():
+            return json_error(exc.status, exc.message, exc.errors)
+        return render_template("errors/error.html", status=exc.status,
+                               message=exc.message), exc.status
+
+    @app.errorhandler(HTTPException)
+    def handle_http_exception(exc: HTTPException):
+        status = exc.code or 500
+        if wants_json():
+            data = getattr(exc, "data", None) or {}
+            errors = _flatten(data.get("messages")) if "messages" in data else {}
+            message = data.get("message") if isinstance(data.get("message"), str) else None
+            if status == 400 and errors:
+                message = "请求体不是合法的 JSON"
+            return json_error(status, message or _describe(exc, status), errors)
+        template = f"errors/{status}.html" if status in (403, 404) else "errors/error.html"
+        return render_template(template, status=status,
+                               message=MESSAGES.get(status, exc.description)), status
+
+    @app.errorhandler(OperationalError)
+    def handle_database_down(exc: OperationalError):
+        log.error("database unavailable: %s", exc.orig)
+        return handle_http_exception(ServiceUnavailable())
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(exc: Exception):
+        if isinstance(exc, HTTPException):
+            return handle_http_exception(exc)
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return handle_http_exception(InternalServerError())
+
+
+def _describe(exc: HTTPException, status: int) -> str:
+    if exc.description and status not in MESSAGES and not exc.description.startswith("The "):
+        return exc.description
+    return MESSAGES.get(status, "错误")

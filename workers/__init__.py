@@ -1,0 +1,1 @@
+"""Background jobs: queue names, job functions, dispatch after commit, the worker entry."""

@@ -1,0 +1,41 @@
+"""`flask worker`: an RQ worker whose jobs run inside the Flask app context."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from rq import Queue, Worker
+
+from workers import queues
+from workers.connection import redis_connection
+from workers.serializer import SERIALIZER
+
+
+class AppWorker(Worker):
+    """Runs each job inside the app context, and leaves the session clean after it."""
+
+    def perform_job(self, job, queue):
+        from matchmaker.extensions import db
+
+        with self.flask_app.app_context():
+            try:
+                return super().perform_job(job, queue)
+            finally:
+                db.session.remove()
+
+
+def build_worker(app, queue_names: list[str] | None = None) -> AppWorker:
+    url = app.config.get("REDIS_URL")
+    if not url:
+        raise click.ClickException("REDIS_URL is not set: without Redis, jobs run in-process")
+    connection = redis_connection(url)
+    worker_queues = [Queue(name, connection=connection, serializer=SERIALIZER)
+                     for name in (queue_names or queues.ALL)]
+    worker = AppWorker(worker_queues, connection=connection, serializer=SERIALIZER)
+    worker.flask_app = app
+    return worker
+
+
+def run_worker(burst: bool = False, queue_names: list[str] | None = None) -> None:
+    app = current_app._get_current_object()
+    build_worker(app, queue_names).work(burst=burst, with_scheduler=True)
