@@ -88,7 +88,7 @@ def run_in_process(job: PendingJob) -> None:
         log.exception("in-process job %s failed; the periodic drain will retry", job.func)
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_jobs_on_rollback(session: Session) -> None:
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_jobs_on_rollback(session: Session, previous_transaction) -> None:
     # Work rolled back never happened: its jobs must not run.
     session.info.pop(PENDING_KEY, None)

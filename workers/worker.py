@@ -14,12 +14,21 @@ from workers.serializer import SERIALIZER
 class AppWorker(Worker):
     """Runs each job inside the app context, and leaves the session clean after it."""
 
-    def perform_job(self, job, queue):
+    def main_work_horse(self, *args, **kwargs):
+        # In the forked work horse: drop the parent's pooled connections without closing them
+        # (they belong to the parent), so the job opens its own.
+        from matchmaker.extensions import db
+
+        with self.flask_app.app_context():
+            db.engine.dispose(close=False)
+        return super().main_work_horse(*args, **kwargs)
+
+    def perform_job(self, *args, **kwargs):
         from matchmaker.extensions import db
 
         with self.flask_app.app_context():
             try:
-                return super().perform_job(job, queue)
+                return super().perform_job(*args, **kwargs)
             finally:
                 db.session.remove()
 

@@ -104,10 +104,12 @@ def drain_outbox(limit: int = 500) -> int:
     undoes only its own row's work. Safe in several workers at once (SKIP LOCKED on PostgreSQL).
     """
     processed = 0
+    failed: list[int] = []  # tried once in this run; the next run tries them again
     while processed < limit:
         row = db.session.scalars(
             sa.select(OutboxEvent)
-            .where(OutboxEvent.processed_at.is_(None), OutboxEvent.attempts < MAX_ATTEMPTS)
+            .where(OutboxEvent.processed_at.is_(None), OutboxEvent.attempts < MAX_ATTEMPTS,
+                   OutboxEvent.id.not_in(failed))
             .order_by(OutboxEvent.id)
             .limit(1)
             .with_for_update(skip_locked=True)
@@ -123,6 +125,7 @@ def drain_outbox(limit: int = 500) -> int:
             processed += 1
         except Exception as exc:
             db.session.rollback()
+            failed.append(row_id)
             log.exception("outbox row %s (%s) failed", row_id, topic)
             db.session.execute(
                 sa.update(OutboxEvent)
