@@ -75,26 +75,31 @@ def sqlite_template(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_uri() -> str:
+def postgres_uri():
+    """A database of its own for this test session, created beside TEST_DATABASE_URL's database
+    and dropped afterwards, so two test runs on one server never disturb each other."""
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         service_missing("PostgreSQL tests need TEST_DATABASE_URL")
     from matchmaker.config import database_uri
 
-    uri = database_uri(url, "/nonexistent")
-    engine = sa.create_engine(uri)
+    server = sa.engine.make_url(database_uri(url, "/nonexistent"))
+    name = f"{server.database}_run{os.getpid()}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
     try:
-        with engine.begin() as conn:
-            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-            conn.execute(sa.text("CREATE SCHEMA public"))
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     except sa.exc.OperationalError as exc:
         service_missing(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {exc.orig}")
-    finally:
-        engine.dispose()
-    instance = Path(os.environ.get("TMPDIR", "/tmp")) / "greenmatch-pg-migrate"
+    uri = server.set(database=name).render_as_string(hide_password=False)
+    instance = Path(os.environ.get("TMPDIR", "/tmp")) / f"greenmatch-pg-migrate-{os.getpid()}"
     instance.mkdir(exist_ok=True)
     _upgrade(create_app(base_config(instance, uri)))
-    return uri
+    yield uri
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def truncate_all(engine) -> None:
