@@ -26,8 +26,10 @@ class User(UserMixin, db.Model):
 
     __tablename__ = "users"
     __table_args__ = (
-        sa.CheckConstraint("role IN (%s)" % ", ".join(f"'{r}'" for r in ROLES), name="role"),
-        sa.CheckConstraint("role <> 'enterprise' OR enterprise_id IS NOT NULL", name="enterprise_org"),
+        sa.CheckConstraint("role IN ({})".format(", ".join(f"'{r}'" for r in ROLES)), name="role"),
+        sa.CheckConstraint(
+            "role <> 'enterprise' OR enterprise_id IS NOT NULL", name="enterprise_org"
+        ),
         sa.CheckConstraint(
             "role NOT IN ('bank_manager', 'bank_admin') OR bank_id IS NOT NULL", name="bank_org"
         ),
@@ -46,7 +48,9 @@ class User(UserMixin, db.Model):
     office_id: Mapped[int | None] = mapped_column(sa.ForeignKey("offices.id"))
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     # Flask-Login's alternative id: replaced on password change, which ends every other session.
-    session_token: Mapped[str] = mapped_column(sa.String(64), unique=True, default=new_session_token)
+    session_token: Mapped[str] = mapped_column(
+        sa.String(64), unique=True, default=new_session_token
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -16,7 +16,6 @@ from matchmaker.audit.services import record
 from matchmaker.database import utcnow
 from matchmaker.errors import Conflict, FieldErrors
 from matchmaker.extensions import db
-from matchmaker.reference import codes
 
 # Checked against when the e-mail is unknown, so both paths take the same (slow) time.
 _DUMMY_HASH = generate_password_hash("not-a-real-password-0000")
@@ -74,28 +73,6 @@ def check_new_user(errors: FieldErrors, email: str, password: str, name: str | N
 def ensure_email_free(email: str) -> None:
     if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
         raise Conflict("该邮箱已注册", {"email": ["该邮箱已注册"]})
-
-
-def check_region_codes(errors: FieldErrors, field: str, region_codes, within: list[str] | None = None,
-                       required: bool = True) -> list[str]:
-    """Every code must be a current GB/T 2260 region (and inside `within`, when given)."""
-    if region_codes is None:
-        region_codes = []
-    if isinstance(region_codes, str):
-        region_codes = [region_codes]
-    cleaned = []
-    for code in region_codes:
-        code = str(code).strip()
-        info = codes.region(code)
-        if info is None or info.retired:
-            errors.add(field, f"行政区划代码不存在：{code[:12]}")
-        elif within is not None and not any(codes.region_covers(w, code) for w in within):
-            errors.add(field, f"{info.full_name} 不在所属银行的服务地区内")
-        elif code not in cleaned:
-            cleaned.append(code)
-    if required and not region_codes:
-        errors.add(field, "请至少选择一个地区")
-    return cleaned
 
 
 def new_user(*, email: str, password: str, name: str, role: str, phone: str | None = None,

@@ -1,3 +1,86 @@
-from flask import Blueprint
+"""Log in, log out (POST with CSRF only) and change one's password."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_required, login_user, logout_user
+
+from matchmaker.accounts import services
+from matchmaker.accounts.forms import LoginForm, PasswordForm
+from matchmaker.errors import InvalidInput
+from matchmaker.web.forms import apply_service_errors, describe, password_hint
+from matchmaker.web.redirects import safe_next
 
 blueprint = Blueprint("accounts", __name__)
+
+LOGIN_FAILED = "邮箱或密码不正确"
+
+
+def clear_session() -> None:
+    """Forget everything the session held, the CSRF secret included (a new one comes with the
+    next form), so nothing of one visitor's session carries over to the next."""
+    session.clear()
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+
+
+def start_session(user) -> None:
+    """A fresh session for `user`: nothing of the anonymous session carries over."""
+    clear_session()
+    login_user(user)
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+def login():
+    next_url = safe_next(request.args.get("next"))
+    if current_user.is_authenticated:
+        return redirect(next_url or url_for("web.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data, form.password.data)
+        if user is not None:
+            services.note_login(user)
+            start_session(user)
+            flash(f"{user.name}，欢迎回来", "success")
+            return redirect(next_url or url_for("web.index"))
+        form.form_errors.append(LOGIN_FAILED)
+    return render_template("accounts/login.html", form=form, next_url=next_url)
+
+
+@blueprint.post("/logout")
+def logout():
+    """POST only, and CSRFProtect checks the token: no link or image can log anyone out."""
+    logout_user()
+    clear_session()
+    flash("您已安全退出", "info")
+    return redirect(url_for("web.index"))
+
+
+@blueprint.route("/account/password", methods=["GET", "POST"])
+@login_required
+def password():
+    form = PasswordForm()
+    describe(form.new_password, password_hint())
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        try:
+            services.change_password(user, form.current_password.data, form.new_password.data)
+        except InvalidInput as exc:
+            apply_service_errors(form, exc)
+        else:
+            # The password change replaced the session token, which ends every OTHER session;
+            # this one carries on under the new token.
+            start_session(user)
+            flash("密码已修改，其他设备上的登录已退出", "success")
+            return redirect(url_for("web.index"))
+    status = 422 if form.errors else 200
+    return render_template("accounts/password.html", form=form), status

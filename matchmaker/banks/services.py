@@ -8,7 +8,6 @@ from matchmaker.accounts.models import User
 from matchmaker.accounts.permissions import can_manage_bank_users
 from matchmaker.accounts.services import (
     check_new_user,
-    check_region_codes,
     ensure_email_free,
     new_user,
     normalize_email,
@@ -19,6 +18,7 @@ from matchmaker.enums import BANK_KINDS, BANK_ROLES
 from matchmaker.errors import Conflict, FieldErrors, Forbidden
 from matchmaker.extensions import db
 from matchmaker.reference.models import Region
+from matchmaker.validation import region_codes as check_region_codes
 from workers.dispatch import commit
 
 

@@ -8,8 +8,14 @@ import sqlalchemy as sa
 from stdnum.cn import uscc as uscc_std
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
 
+from matchmaker import validation
 from matchmaker.accounts.models import User
-from matchmaker.accounts.services import check_new_user, ensure_email_free, new_user, normalize_email
+from matchmaker.accounts.services import (
+    check_new_user,
+    ensure_email_free,
+    new_user,
+    normalize_email,
+)
 from matchmaker.audit.services import emit, record, snapshot
 from matchmaker.enterprises.models import Enterprise
 from matchmaker.enums import ENTERPRISE_SIZES, ENV_CREDIT
@@ -52,22 +58,13 @@ class Registration:
     address: str | None = None
 
 
-def _text(errors: FieldErrors, field: str, value: str | None, label: str, maximum: int) -> str:
-    value = (value or "").strip()
-    if not value:
-        errors.add(field, f"请输入{label}")
-    elif len(value) > maximum:
-        errors.add(field, f"{label}不能超过 {maximum} 个字符")
-    return value
-
-
 def register_enterprise(data: Registration) -> tuple[Enterprise, User]:
     """Create the enterprise and its first user, or raise InvalidInput / Conflict with fields."""
     errors = FieldErrors()
     uscc, problem = uscc_problem(data.uscc)
     if problem:
         errors.add("uscc", problem)
-    name = _text(errors, "name", data.name, "企业名称", 128)
+    name = validation.text(errors, "name", data.name, "企业名称", 128)
     region = codes.region((data.region_code or "").strip())
     if region is None or region.retired:
         errors.add("region_code", "行政区划代码不存在")
@@ -78,8 +75,8 @@ def register_enterprise(data: Registration) -> tuple[Enterprise, User]:
         errors.add("size", "请选择企业规模")
     if data.env_credit not in ENV_CREDIT:
         errors.add("env_credit", "请选择环境信用评价等级")
-    contact_name = _text(errors, "contact_name", data.contact_name, "联系人", 64)
-    phone = _text(errors, "phone", data.phone, "联系电话", 32)
+    contact_name = validation.text(errors, "contact_name", data.contact_name, "联系人", 64)
+    phone = validation.text(errors, "phone", data.phone, "联系电话", 32)
     if phone and not all(ch.isdigit() or ch in "+-() " for ch in phone):
         errors.add("phone", "联系电话只能包含数字和 +-()")
     email = normalize_email(data.email)
