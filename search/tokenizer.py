@@ -18,11 +18,12 @@ _lock = threading.Lock()
 _tokenizer: jieba.Tokenizer | None = None
 
 _WORD = re.compile(r"[\w]", re.UNICODE)
-STOPWORDS = frozenset(
-    "的 了 和 与 及 或 等 在 为 对 是 将 把 被 于 以 由 其 该 本 我们 我 公司 企业 有限公司 有限 "
-    "用于 进行 一个 一批 需要 需求 希望 主要 通过 开展 万元 元 年 月 个 项 可 能 也 并 从 到 "
-    "a an and the of for to in on".split()
-)
+_STOPWORD_TEXT = """
+的 了 和 与 及 或 等 在 为 对 是 将 把 被 于 以 由 其 该 本 我们 我 公司 企业 有限公司 有限
+用于 进行 一个 一批 需要 需求 希望 主要 通过 开展 万元 元 年 月 个 项 可 能 也 并 从 到
+a an and the of for to in on
+"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
 def _get() -> jieba.Tokenizer:
