@@ -1,0 +1,207 @@
+"""The OpenAPI document, and checks driven by it over every operation it lists."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.factories import api_token
+
+EXPECTED = {
+    "/api/v1/tokens": {"post", "delete"},
+    "/api/v1/me": {"get"},
+    "/api/v1/enterprises": {"post"},
+    "/api/v1/banks": {"get", "post"},
+    "/api/v1/banks/{bank_id}": {"get"},
+    "/api/v1/banks/{bank_id}/users": {"post"},
+    "/api/v1/catalog/green": {"get"},
+    "/api/v1/regions": {"get"},
+}
+PUBLIC = {("/api/v1/tokens", "post"), ("/api/v1/enterprises", "post"),
+          ("/api/v1/catalog/green", "get"), ("/api/v1/regions", "get")}
+METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+@pytest.fixture
+def spec(client) -> dict:
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    return json.loads(response.get_data(as_text=True))
+
+
+def operations(spec: dict):
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method in METHODS:
+                yield path, method, operation
+
+
+def resolve(spec: dict, schema: dict) -> dict:
+    while "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        schema = spec["components"]["schemas"][name]
+    return schema
+
+
+def body_schema(spec: dict, operation: dict) -> dict | None:
+    body = operation.get("requestBody")
+    if not body:
+        return None
+    return resolve(spec, body["content"]["application/json"]["schema"])
+
+
+def test_document_lists_every_path_with_its_methods(spec):
+    assert spec["openapi"].startswith("3.")
+    assert spec["info"]["title"] and spec["info"]["version"] == "v1"
+    for path, methods in EXPECTED.items():
+        assert path in spec["paths"], path
+        documented = {m for m in spec["paths"][path] if m in METHODS}
+        assert documented == methods, path
+    for path, _method, _operation in operations(spec):
+        assert path.startswith("/api/v1/")
+
+
+def test_document_declares_bearer_auth_on_protected_operations_only(spec):
+    scheme = spec["components"]["securitySchemes"]["bearerAuth"]
+    assert scheme["type"] == "http" and scheme["scheme"] == "bearer"
+    assert "security" not in spec  # no global requirement: some operations are public
+    for path, method, operation in operations(spec):
+        if (path, method) in PUBLIC:
+            assert "security" not in operation, (path, method)
+        elif path in EXPECTED:
+            assert operation["security"] == [{"bearerAuth": []}], (path, method)
+            assert "401" in operation["responses"], (path, method)
+    assert spec["paths"]["/api/v1/banks"]["post"]["x-roles"] == ["office", "admin"]
+    assert "403" in spec["paths"]["/api/v1/banks"]["post"]["responses"]
+
+
+def test_error_responses_use_the_error_schema(spec):
+    error = spec["components"]["schemas"]["Error"]
+    assert set(error["properties"]) == {"error", "errors"}
+    unauthorized = spec["components"]["responses"]["UNAUTHORIZED"]
+    ref = unauthorized["content"]["application/json"]["schema"]["$ref"]
+    assert ref.endswith("/Error")
+
+
+def test_request_strings_are_bounded_and_codes_enumerated(spec):
+    for path, method, operation in operations(spec):
+        schema = body_schema(spec, operation)
+        if schema is None:
+            continue
+        for name, prop in schema["properties"].items():
+            prop = resolve(spec, prop)
+            if prop.get("type") == "array":
+                assert "maxItems" in prop, (path, method, name)
+                prop = resolve(spec, prop["items"])
+            if prop.get("type") == "string":
+                assert "maxLength" in prop or "enum" in prop, (path, method, name)
+    registration = body_schema(spec, spec["paths"]["/api/v1/enterprises"]["post"])
+    assert registration["properties"]["size"]["enum"] == ["micro", "small", "medium", "large"]
+    assert set(registration["required"]) >= {"uscc", "name", "password"}
+
+
+def test_document_is_a_valid_openapi_3_document(spec):
+    validator = pytest.importorskip("openapi_spec_validator")
+    validator.validate(spec)
+
+
+# --- checks over every operation in the document ------------------------------------------------
+
+
+def concrete(path: str, bank_id: int = 1) -> str:
+    return re.sub(r"\{[^}]+\}", str(bank_id), path)
+
+
+def test_every_protected_operation_is_401_without_a_token(client, spec):
+    checked = 0
+    for path, method, operation in operations(spec):
+        if "security" not in operation:
+            continue
+        response = client.open(concrete(path), method=method.upper(), json={})
+        assert response.status_code == 401, (path, method)
+        body = response.get_json()
+        assert set(body) == {"error", "errors"}, (path, method)
+        checked += 1
+    assert checked >= 6
+
+
+def bad_values(prop: dict) -> list:
+    """Values that no field of this description may accept."""
+    values = [True, {"nested": 1}, float("nan"), float("inf")]
+    if prop.get("type") == "array":
+        values += ["text", 7, [None], [12], ["x" * 100_000]]
+        if prop.get("minItems"):
+            values.append([])
+    else:
+        values += [12, ["list"], "x" * 100_000]
+    if not prop.get("nullable"):
+        values.append(None)
+    return values
+
+
+def test_every_body_field_refuses_bad_values_with_422_naming_it(client, spec, make):
+    bank = make.bank()
+    headers = api_token(client, make.platform_admin()) | {"Content-Type": "application/json"}
+    checked = set()
+    for path, method, operation in operations(spec):
+        schema = body_schema(spec, operation)
+        if schema is None:
+            continue
+        url = concrete(path, bank.id)
+        for name, prop in schema["properties"].items():
+            if prop.get("readOnly"):
+                continue
+            for value in bad_values(resolve(spec, prop)):
+                body = json.dumps({name: value})  # NaN and Infinity travel as JSON literals
+                response = client.open(url, method=method.upper(), data=body, headers=headers)
+                assert response.status_code == 422, (path, method, name, value)
+                errors = response.get_json()["errors"]
+                assert name in errors, (path, method, name, value, errors)
+                assert all(isinstance(m, str) for m in errors[name])
+            checked.add((path, name))
+    assert {("/api/v1/enterprises", "uscc"), ("/api/v1/banks", "region_codes"),
+            ("/api/v1/banks/{bank_id}/users", "role"), ("/api/v1/tokens", "password")} <= checked
+
+
+def test_every_body_refuses_malformed_json_with_400(client, spec, make):
+    bank = make.bank()
+    headers = api_token(client, make.platform_admin()) | {"Content-Type": "application/json"}
+    for path, method, operation in operations(spec):
+        if body_schema(spec, operation) is None:
+            continue
+        for body in ('{"name": "unterminated', "{,}", "\x00"):
+            response = client.open(concrete(path, bank.id), method=method.upper(), data=body,
+                                   headers=headers)
+            assert response.status_code == 400, (path, method, body)
+            assert set(response.get_json()) == {"error", "errors"}
+
+
+def test_the_api_leaves_error_rendering_to_the_app():
+    """flask-smorest would answer errors as {"code", "status", "message"}: it must not register."""
+    from flask import Flask
+
+    from matchmaker.api import GreenMatchApi
+
+    bare = Flask("bare")
+    bare.config.update(API_TITLE="t", API_VERSION="v1", OPENAPI_VERSION="3.0.3")
+    GreenMatchApi(bare)
+    assert not any(bare.error_handler_spec.get(None, {}).values())
+
+
+def test_api_fields_are_documented_as_they_travel(app):
+    from matchmaker.api.fields import Code, DecimalString, Int, ListOf, Str
+
+    api = app.extensions["flask-smorest"]["apis"][""]["ext_obj"]
+    to_property = api.ma_plugin.converter.field2property
+    decimal = to_property(DecimalString(minimum=0))
+    assert decimal["type"] == "string" and decimal["format"] == "decimal"
+    integer = to_property(Int(minimum=1, maximum=9))
+    assert (integer["type"], integer["minimum"], integer["maximum"]) == ("integer", 1, 9)
+    string = to_property(Str(max_length=5))
+    assert (string["type"], string["minLength"], string["maxLength"]) == ("string", 1, 5)
+    assert to_property(Code(["a", "b"]))["enum"] == ["a", "b"]
+    listed = to_property(ListOf(Str(max_length=6), min_items=1, max_items=3))
+    assert (listed["type"], listed["minItems"], listed["maxItems"]) == ("array", 1, 3)
