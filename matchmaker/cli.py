@@ -1,4 +1,4 @@
-"""Flask CLI commands: `flask users …`, `flask reference sync`, `flask demo seed`, `flask worker`."""
+"""Flask CLI: `flask users …`, `flask reference sync`, `flask demo seed`, `flask worker`."""
 
 from __future__ import annotations
 

@@ -67,7 +67,7 @@ def load_secret_key(instance_path: str, env: str) -> str:
         if key.strip().lower() in WEAK_SECRET_KEYS or len(key) < 32:
             raise ConfigError(
                 "MATCHMAKER_ENV=production needs SECRET_KEY set to a random value of at least "
-                "32 characters (for example: python -c 'import secrets; print(secrets.token_hex(32))')"
+                "32 characters, e.g. from: python -c 'import secrets; print(secrets.token_hex(32))'"
             )
         return key
     if key:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import tempfile
 import threading
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 
 from matchmaker import create_app
 from matchmaker.extensions import db
@@ -93,8 +95,7 @@ def postgres_uri():
     except sa.exc.OperationalError as exc:
         service_missing(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {exc.orig}")
     uri = server.set(database=name).render_as_string(hide_password=False)
-    instance = Path(os.environ.get("TMPDIR", "/tmp")) / f"greenmatch-pg-migrate-{os.getpid()}"
-    instance.mkdir(exist_ok=True)
+    instance = Path(tempfile.mkdtemp(prefix="greenmatch-pg-migrate-"))
     _upgrade(create_app(base_config(instance, uri)))
     yield uri
     with admin.connect() as conn:
@@ -118,9 +119,25 @@ def app_config(db_backend, tmp_path, request) -> dict:
     return base_config(tmp_path, request.getfixturevalue("postgres_uri"))
 
 
+class IsolatedClient(FlaskClient):
+    """Each request runs in an application context of its own, as in production.
+
+    The `app` fixture keeps a context open for the test body; without this, Flask would reuse it
+    for every request, so `g` (Flask-Login's user, the CSRF token) and the database session would
+    leak from one request and one client to the next.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+        db.session.expire_all()  # the test body sees what the request committed
+        return response
+
+
 @pytest.fixture
 def app(app_config, db_backend):
     app = create_app(app_config)
+    app.test_client_class = IsolatedClient
     with app.app_context():
         yield app
         db.session.remove()

@@ -12,6 +12,21 @@ from matchmaker.enterprises.services import Registration, register_enterprise
 PASSWORD = "correct-horse-42"
 _counter = itertools.count(1)
 
+# A complete, valid need and product (as a client would send them); override what a test needs.
+NEED = {
+    "title": "林下经济基地扩建", "description": "扩建香榧林下种植基地，以林权抵押",
+    "purpose": "project", "amount_wan": "150.50", "term_months": 36, "green_category": "4.1.4",
+    "collateral": ["forest_rights"], "region_code": "330523", "rate_cap": "4.50",
+    "co2_reduction_t": "120.00",
+}
+PRODUCT = {
+    "name": "福林贷", "description": "以林权抵押的绿色贷款", "green_categories": ["4.1"],
+    "collateral": ["forest_rights", "guarantee"], "min_amount_wan": "1.00",
+    "max_amount_wan": "200.00", "min_term_months": 6, "max_term_months": 60,
+    "rate_min": "3.50", "rate_max": "7.10", "region_codes": ["330500"],
+    "enterprise_sizes": ["micro", "small"], "min_env_credit": "blue",
+}
+
 
 def make_uscc(n: int, region: str = "330502") -> str:
     """A valid 统一社会信用代码 for a company (91…) in `region`, unique per n."""
@@ -83,13 +98,27 @@ class Factory:
                                 actor=actor)
         return Account(user, user.email)
 
+    def need(self, account: Account, publish: bool = True, **overrides):
+        """A need of `account`'s enterprise (open, or a draft with publish=False)."""
+        from matchmaker.needs.services import create_need
+
+        return create_need(account.user, NEED | overrides, publish=publish)
+
+    def product(self, bank, admin: Account | None = None, **overrides):
+        """A product of `bank`, published by `admin` (a new bank_admin when not given)."""
+        from matchmaker.products.services import create_product
+
+        admin = admin or self.bank_user(bank, role="bank_admin")
+        return create_product(bank, PRODUCT | overrides, actor=admin.user)
+
 
 def login(client, account: Account, follow: bool = True):
     """Log in through the real form (CSRF token included)."""
     import re
 
     page = client.get("/login")
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(as_text=True))
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
+                      page.get_data(as_text=True))
     data = {"email": account.email, "password": account.password}
     if token:
         data["csrf_token"] = token.group(1)

@@ -15,7 +15,8 @@ from workers.worker import build_worker
 
 def pending_outbox() -> list[OutboxEvent]:
     db.session.expire_all()
-    return list(db.session.scalars(sa.select(OutboxEvent).where(OutboxEvent.processed_at.is_(None))))
+    pending = sa.select(OutboxEvent).where(OutboxEvent.processed_at.is_(None))
+    return list(db.session.scalars(pending))
 
 
 def test_change_writes_audit_and_outbox_in_one_transaction_and_drains_in_process(app, make):
@@ -66,7 +67,7 @@ def test_rolled_back_work_queues_no_job(app):
 
 def test_jobs_go_to_rq_after_commit_and_a_real_worker_runs_them(app, make, redis_url):
     app.config["REDIS_URL"] = redis_url
-    enterprise, _ = make.enterprise()
+    make.enterprise()
     queue = Queue(queues.SEARCH, connection=redis_connection(redis_url), serializer=SERIALIZER)
     assert queue.count >= 1
     assert [row.topic for row in pending_outbox()] == ["enterprise.registered"]

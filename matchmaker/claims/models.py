@@ -67,7 +67,9 @@ class ClaimEvent(db.Model):
     __tablename__ = "claim_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    claim_id: Mapped[int] = mapped_column(sa.ForeignKey("claims.id", ondelete="CASCADE"), index=True)
+    claim_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("claims.id", ondelete="CASCADE"), index=True
+    )
     type: Mapped[str] = mapped_column(sa.String(20))
     amount_wan: Mapped[Decimal | None] = mapped_column(Money)
     rate: Mapped[Decimal | None] = mapped_column(Rate)

@@ -5,7 +5,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from matchmaker.accounts.models import User
-from matchmaker.accounts.services import check_new_user, ensure_email_free, new_user, normalize_email
+from matchmaker.accounts.services import (
+    check_new_user,
+    ensure_email_free,
+    new_user,
+    normalize_email,
+)
 from matchmaker.audit.services import record
 from matchmaker.errors import FieldErrors
 from matchmaker.extensions import db

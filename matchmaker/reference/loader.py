@@ -35,7 +35,10 @@ categories_table = sa.table(
     sa.column("parent_code"),
 )
 
-_PLACEHOLDER_NAMES = {"市辖区", "县", "省直辖县级行政区划", "省直辖县级行政单位", "自治区直辖县级行政区划"}
+# Names of grouping levels that add nothing to a full name.
+_PLACEHOLDER_NAMES = {
+    "市辖区", "县", "省直辖县级行政区划", "省直辖县级行政单位", "自治区直辖县级行政区划",
+}
 _NAME_RE = re.compile(r"^(?:\[(\d*)-(\d*)\])?(.*)$")
 
 
@@ -102,7 +105,7 @@ def regions() -> list[dict]:
             level, parent = 2, code[:2] + "0000"
         else:
             level, parent = 3, code[:4] + "00"
-            if parent not in entries:  # counties directly under a province (e.g. 省直辖县级行政区划)
+            if parent not in entries:  # a county directly under its province
                 parent = code[:2] + "0000"
         rows.append({"code": code, "name": name, "level": level, "parent_code": parent,
                      "retired": retired})

@@ -29,7 +29,7 @@ class Industry(db.Model):
 
 
 class GreenCategory(db.Model):
-    """An item of 《绿色产业指导目录（2019年版）》: 6 top-level, 30 second-level, 211 third-level."""
+    """An item of 《绿色产业指导目录（2019年版）》: 6 / 30 / 211 items on its three levels."""
 
     __tablename__ = "green_categories"
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
@@ -25,6 +26,9 @@ MESSAGES = {
     500: "服务器内部错误",
     503: "服务暂时不可用，请稍后再试",
 }
+
+# A form posted without its token, or after the session that issued it ended.
+CSRF_MESSAGE = "页面已过期或缺少安全令牌，请刷新页面后重新提交"
 
 
 def wants_json() -> bool:
@@ -87,9 +91,14 @@ def register(app: Flask) -> None:
             if status == 400 and errors:
                 message = "请求体不是合法的 JSON"
             return json_error(status, message or _describe(exc, status), errors)
+        if status >= 500:
+            _skip_loading_the_user()
         template = f"errors/{status}.html" if status in (403, 404) else "errors/error.html"
-        return render_template(template, status=status,
-                               message=MESSAGES.get(status, exc.description)), status
+        if isinstance(exc, CSRFError):
+            message = CSRF_MESSAGE
+        else:
+            message = MESSAGES.get(status, exc.description)
+        return render_template(template, status=status, message=message), status
 
     @app.errorhandler(OperationalError)
     def handle_database_down(exc: OperationalError):
@@ -102,6 +111,14 @@ def register(app: Flask) -> None:
             return handle_http_exception(exc)
         log.exception("unhandled error on %s %s", request.method, request.path)
         return handle_http_exception(InternalServerError())
+
+
+def _skip_loading_the_user() -> None:
+    """A 5xx page must render even when the database is what failed. Flask-Login loads the user
+    for every template (its context processor), so give it an anonymous one unless the request
+    has loaded the real one already; errors/error.html shows no user details for a 5xx anyway."""
+    if "_login_user" not in g:
+        g._login_user = current_app.login_manager.anonymous_user()
 
 
 def _describe(exc: HTTPException, status: int) -> str:
