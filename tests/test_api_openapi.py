@@ -18,9 +18,16 @@ EXPECTED = {
     "/api/v1/banks/{bank_id}/users": {"post"},
     "/api/v1/catalog/green": {"get"},
     "/api/v1/regions": {"get"},
+    "/api/v1/needs": {"get", "post"},
+    "/api/v1/needs/{need_id}": {"get", "patch"},
+    "/api/v1/needs/{need_id}/publish": {"post"},
+    "/api/v1/needs/{need_id}/withdraw": {"post"},
+    "/api/v1/products": {"get", "post"},
+    "/api/v1/products/{product_id}": {"get", "patch"},
 }
 PUBLIC = {("/api/v1/tokens", "post"), ("/api/v1/enterprises", "post"),
-          ("/api/v1/catalog/green", "get"), ("/api/v1/regions", "get")}
+          ("/api/v1/catalog/green", "get"), ("/api/v1/regions", "get"),
+          ("/api/v1/products", "get"), ("/api/v1/products/{product_id}", "get")}
 METHODS = {"get", "post", "put", "patch", "delete"}
 
 
@@ -111,8 +118,33 @@ def test_document_is_a_valid_openapi_3_document(spec):
 # --- checks over every operation in the document ------------------------------------------------
 
 
-def concrete(path: str, bank_id: int = 1) -> str:
-    return re.sub(r"\{[^}]+\}", str(bank_id), path)
+def concrete(path: str, ids: dict | int = 1) -> str:
+    """The path with its parameters filled in: one id for all, or {parameter: id}."""
+    if isinstance(ids, int):
+        return re.sub(r"\{[^}]+\}", str(ids), path)
+    return re.sub(r"\{([^}]+)\}", lambda m: str(ids[m.group(1)]), path)
+
+
+@pytest.fixture
+def callers(client, make) -> tuple[dict, dict]:
+    """Someone allowed to call each operation, and an object of theirs for each path parameter:
+    ({role: headers}, {parameter: id}). Use `headers_for(operation, ...)` to pick the caller."""
+    bank = make.bank()
+    bank_admin = make.bank_user(bank, role="bank_admin")
+    _, enterprise = make.enterprise()
+    need = make.need(enterprise)
+    product = make.product(bank, bank_admin)
+    json_type = {"Content-Type": "application/json"}
+    headers = {role: api_token(client, account) | json_type for role, account in (
+        ("admin", make.platform_admin()), ("enterprise", enterprise),
+        ("bank_admin", bank_admin))}
+    return headers, {"bank_id": bank.id, "need_id": need.id, "product_id": product.id}
+
+
+def headers_for(operation: dict, headers: dict) -> dict:
+    """The platform admin where the operation allows it, else its first allowed role."""
+    roles = operation.get("x-roles") or ["admin"]
+    return headers["admin" if "admin" in roles else roles[0]]
 
 
 def test_every_protected_operation_is_401_without_a_token(client, spec):
@@ -130,51 +162,72 @@ def test_every_protected_operation_is_401_without_a_token(client, spec):
 
 def bad_values(prop: dict) -> list:
     """Values that no field of this description may accept."""
-    values = [True, {"nested": 1}, float("nan"), float("inf")]
-    if prop.get("type") == "array":
+    kind, form = prop.get("type"), prop.get("format")
+    values = [{"nested": 1}, float("nan"), float("inf"), "x" * 100_000]
+    if kind != "boolean":
+        values.append(True)
+    if kind == "array":
         values += ["text", 7, [None], [12], ["x" * 100_000]]
         if prop.get("minItems"):
             values.append([])
+        if "enum" in prop.get("items", {}):
+            values.append(["not-a-code"])
+    elif kind == "boolean":
+        values += ["true", "yes", 1, 0, ["list"]]
+    elif kind == "integer":
+        values += ["12", 1.5, 10**30, -(10**30), ["list"]]
+        if "minimum" in prop:
+            values.append(prop["minimum"] - 1)
+        if "maximum" in prop:
+            values.append(prop["maximum"] + 1)
+    elif form == "decimal":  # a string or a number
+        values += ["abc", "NaN", "-Infinity", "1e400", 10**30, "1.001", ["list"]]
+    elif form == "date":
+        values += [12, "2025-02-30", "2025-1-1", "tomorrow", "2025-01-01T00:00:00", ["list"]]
     else:
-        values += [12, ["list"], "x" * 100_000]
+        values += [12, ["list"]]
+        if "enum" in prop:
+            values.append("not-a-code")
     if not prop.get("nullable"):
         values.append(None)
     return values
 
 
-def test_every_body_field_refuses_bad_values_with_422_naming_it(client, spec, make):
-    bank = make.bank()
-    headers = api_token(client, make.platform_admin()) | {"Content-Type": "application/json"}
+def test_every_body_field_refuses_bad_values_with_422_naming_it(client, spec, callers):
+    headers, ids = callers
     checked = set()
     for path, method, operation in operations(spec):
         schema = body_schema(spec, operation)
         if schema is None:
             continue
-        url = concrete(path, bank.id)
+        url = concrete(path, ids)
         for name, prop in schema["properties"].items():
             if prop.get("readOnly"):
                 continue
             for value in bad_values(resolve(spec, prop)):
                 body = json.dumps({name: value})  # NaN and Infinity travel as JSON literals
-                response = client.open(url, method=method.upper(), data=body, headers=headers)
+                response = client.open(url, method=method.upper(), data=body,
+                                       headers=headers_for(operation, headers))
                 assert response.status_code == 422, (path, method, name, value)
                 errors = response.get_json()["errors"]
                 assert name in errors, (path, method, name, value, errors)
                 assert all(isinstance(m, str) for m in errors[name])
             checked.add((path, name))
     assert {("/api/v1/enterprises", "uscc"), ("/api/v1/banks", "region_codes"),
-            ("/api/v1/banks/{bank_id}/users", "role"), ("/api/v1/tokens", "password")} <= checked
+            ("/api/v1/banks/{bank_id}/users", "role"), ("/api/v1/tokens", "password"),
+            ("/api/v1/needs", "amount_wan"), ("/api/v1/needs/{need_id}", "deadline"),
+            ("/api/v1/needs/{need_id}/withdraw", "reason"), ("/api/v1/products", "rate_max"),
+            ("/api/v1/products/{product_id}", "active")} <= checked
 
 
-def test_every_body_refuses_malformed_json_with_400(client, spec, make):
-    bank = make.bank()
-    headers = api_token(client, make.platform_admin()) | {"Content-Type": "application/json"}
+def test_every_body_refuses_malformed_json_with_400(client, spec, callers):
+    headers, ids = callers
     for path, method, operation in operations(spec):
         if body_schema(spec, operation) is None:
             continue
         for body in ('{"name": "unterminated', "{,}", "\x00"):
-            response = client.open(concrete(path, bank.id), method=method.upper(), data=body,
-                                   headers=headers)
+            response = client.open(concrete(path, ids), method=method.upper(), data=body,
+                                   headers=headers_for(operation, headers))
             assert response.status_code == 400, (path, method, body)
             assert set(response.get_json()) == {"error", "errors"}
 

@@ -23,6 +23,8 @@ API_MODULES = (
     "matchmaker.api.me",
     "matchmaker.api.enterprises",
     "matchmaker.api.banks",
+    "matchmaker.api.needs",
+    "matchmaker.api.products",
     "matchmaker.api.reference",
 )
 

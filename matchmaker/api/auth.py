@@ -56,6 +56,15 @@ def current_api_user():
     return g.get("api_user")
 
 
+def optional_user():
+    """For public operations that show more to some users: the token's user when an
+    Authorization header is sent (401 when that token is bad, never a silent downgrade), else
+    None."""
+    if "Authorization" not in request.headers:
+        return None
+    return authenticate()
+
+
 def token_required(*roles: str):
     """Require a valid bearer token, and one of `roles` when any are given.
 

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import json
 
+import sqlalchemy as sa
 from flask import g
 from flask_smorest import Blueprint, abort
 from marshmallow import EXCLUDE, Schema, fields
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser, is_json_request
+
+from matchmaker.api.fields import Int
+from matchmaker.extensions import db
 
 API_PREFIX = "/api/v1"
 
@@ -98,3 +102,38 @@ def items_schema(item_schema: type[Schema], name: str) -> type[Schema]:
         {"items": fields.List(fields.Nested(item_schema), required=True)}, name=name
     )
 
+
+# --- paged lists -------------------------------------------------------------------------------
+
+DEFAULT_PER_PAGE = 20
+MAX_PER_PAGE = 100
+
+
+class PagingQuerySchema(BaseSchema):
+    """`page` and `per_page` in the query string; list query schemas derive from this."""
+
+    page = Int(minimum=1, strict=False, load_default=1,
+               metadata={"description": "页码，从 1 开始"})
+    per_page = Int(minimum=1, maximum=MAX_PER_PAGE, strict=False, load_default=DEFAULT_PER_PAGE,
+                   metadata={"description": f"每页条数，1 到 {MAX_PER_PAGE}，默认 "
+                                            f"{DEFAULT_PER_PAGE}"})
+
+
+def page_schema(item_schema: type[Schema], name: str) -> type[Schema]:
+    """`{"items": [...], "page", "per_page", "total"}`: one page of a longer list."""
+    return Schema.from_dict({
+        "items": fields.List(fields.Nested(item_schema), required=True),
+        "page": fields.Integer(required=True, metadata={"description": "当前页码"}),
+        "per_page": fields.Integer(required=True, metadata={"description": "每页条数"}),
+        "total": fields.Integer(required=True, metadata={"description": "符合条件的总条数"}),
+    }, name=name)
+
+
+def paginate(stmt, query: dict) -> tuple[list, dict]:
+    """The rows of one page of `stmt` (already ordered) and the paging fields of the answer."""
+    page, per_page = query["page"], query["per_page"]
+    total = db.session.scalar(
+        sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())
+    )
+    rows = list(db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)))
+    return rows, {"page": page, "per_page": per_page, "total": total}

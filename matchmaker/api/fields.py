@@ -9,6 +9,7 @@ accepted as strings or JSON numbers.
 
 from __future__ import annotations
 
+import datetime
 import decimal
 import re
 
@@ -117,6 +118,8 @@ class DecimalString(ChineseMessages, fields.Decimal):
     def __init__(self, places: int = 2, *, max_digits: int = 14, minimum=None, maximum=None,
                  **kwargs):
         self.max_digits = max_digits
+        # Documented as it travels: a string of at most 64 characters (numbers accepted too).
+        kwargs["metadata"] = {"maxLength": 64, **kwargs.get("metadata", {})}
         extra = kwargs.pop("validate", None)
         validators = []
         if minimum is not None or maximum is not None:
@@ -167,3 +170,70 @@ class ListOf(ChineseMessages, fields.List):
         if min_items:
             validators.insert(0, validate.Length(min=min_items, error="至少需要 {min} 项"))
         super().__init__(inner, validate=validators, **kwargs)
+
+
+class Bool(ChineseMessages, fields.Boolean):
+    """true or false. JSON bodies are strict (1, "true" and "yes" are refused); pass
+    `strict=False` for query strings, which accept true/false/1/0.
+    """
+
+    default_error_messages = {"invalid": "应为 true 或 false"}  # noqa: RUF012
+    QUERY_VALUES = {"true": True, "1": True, "false": False, "0": False}  # noqa: RUF012
+
+    def __init__(self, *, strict: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.strict = strict
+
+    def _deserialize(self, value, attr, data, **kwargs) -> bool:
+        if value is True or value is False:
+            return value
+        if not self.strict and isinstance(value, str) and value.strip().lower() in \
+                self.QUERY_VALUES:
+            return self.QUERY_VALUES[value.strip().lower()]
+        raise self.make_error("invalid")
+
+
+_DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class Day(ChineseMessages, fields.Date):
+    """A calendar date written YYYY-MM-DD (nothing else: no week dates, no times)."""
+
+    default_error_messages = {  # noqa: RUF012
+        "invalid": "日期格式应为 YYYY-MM-DD",
+        "format": "日期格式应为 YYYY-MM-DD",
+    }
+
+    def __init__(self, **kwargs):
+        kwargs["metadata"] = {"maxLength": 10, "pattern": _DAY_RE.pattern, "example": "2025-12-31",
+                              **kwargs.get("metadata", {})}
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> datetime.date:
+        if not isinstance(value, str) or not _DAY_RE.match(value):
+            raise self.make_error("invalid")
+        try:
+            return datetime.date.fromisoformat(value)
+        except ValueError as exc:
+            raise self.make_error("invalid") from exc
+
+
+def day_range(first: datetime.date, last: datetime.date) -> validate.Range:
+    return validate.Range(min=first, max=last,
+                          error=f"日期应在 {first.isoformat()} 到 {last.isoformat()} 之间")
+
+
+def known_category(value: str) -> None:
+    """A code of the green industry catalog (for filters; the services check what is saved)."""
+    from matchmaker.reference import codes
+
+    if codes.category(value.strip()) is None:
+        raise ValidationError("绿色产业分类代码不存在")
+
+
+def known_region(value: str) -> None:
+    """A GB/T 2260 code we know, current or retired (for filters: old records keep theirs)."""
+    from matchmaker.reference import codes
+
+    if codes.region(value.strip()) is None:
+        raise ValidationError("行政区划代码不存在")

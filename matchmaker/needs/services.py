@@ -111,7 +111,11 @@ def can_view(user, need: Need) -> bool:
     """Drafts only to their owner; open needs to every bank user; everything to the office."""
     if user is None:
         return False
-    if owns(user, need) or user.role in ("office", "admin"):
+    if owns(user, need):
+        return True
+    if need.status == "draft":
+        return False
+    if user.role in ("office", "admin"):
         return True
     if user.role in ("bank_manager", "bank_admin"):
         if need.status in NEED_VISIBLE_TO_BANKS:
