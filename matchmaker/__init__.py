@@ -35,6 +35,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
+    import search.sync  # noqa: F401  (outbox consumers that keep the search index true)
     from matchmaker import models  # noqa: F401  (every table on the metadata)
     from matchmaker.accounts.services import load_user_by_session_token
     from matchmaker.extensions import csrf, db, login_manager, migrate
@@ -74,10 +75,12 @@ def register_blueprints(app: Flask) -> None:
     from matchmaker.api import init_api
     from matchmaker.banks.views import blueprint as banks
     from matchmaker.enterprises.views import blueprint as enterprises
+    from matchmaker.needs.views import blueprint as needs
     from matchmaker.office.views import blueprint as office
+    from matchmaker.products.views import blueprint as products
     from matchmaker.web.views import blueprint as web
 
-    for blueprint in (web, accounts, enterprises, office, banks):
+    for blueprint in (web, accounts, enterprises, office, banks, needs, products):
         app.register_blueprint(blueprint)
     init_api(app)
 

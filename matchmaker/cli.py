@@ -108,8 +108,55 @@ def worker_command(burst: bool, queue_names: str | None) -> None:
     run_worker(burst=burst, queue_names=names)
 
 
+search_cli = AppGroup("search", help="The search index.")
+
+
+@search_cli.command("reindex")
+def search_reindex() -> None:
+    """Build a new index from the database with a progress bar, then swap it in."""
+    import time
+
+    from matchmaker.extensions import db
+    from matchmaker.needs.models import Need
+    from search.service import reindex
+
+    total = db.session.scalar(sa_select_count(Need, Need.status != "draft"))
+    started = time.perf_counter()
+    with click.progressbar(length=total, label="needs") as bar:
+        result = reindex(progress=bar.update)
+    seconds = time.perf_counter() - started
+    rate = result["needs"] / seconds if seconds else 0
+    click.echo(f"indexed {result['products']} products and {result['needs']} needs "
+               f"in {seconds:.1f} s ({rate:,.0f} needs/s)")
+
+
+@search_cli.command("check")
+def search_check() -> None:
+    """Report missing, stale and orphan documents; exit 1 when the index drifted."""
+    from search.service import check
+
+    report = check()
+    drift = False
+    for kind, problems in report.items():
+        for problem, ids in problems.items():
+            if ids:
+                drift = True
+                shown = ", ".join(map(str, ids[:20])) + (" …" if len(ids) > 20 else "")
+                click.echo(f"{kind}: {len(ids)} {problem}: {shown}")
+    if drift:
+        raise SystemExit(1)
+    click.echo("index matches the database")
+
+
+def sa_select_count(model, *where):
+    import sqlalchemy as sa
+
+    return sa.select(sa.func.count()).select_from(model).where(*where)
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(reference_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(worker_command)
+    app.cli.add_command(search_cli)

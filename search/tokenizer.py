@@ -7,11 +7,14 @@ still finds it.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from importlib import resources
 
 import jieba
+
+jieba.setLogLevel(logging.WARNING)
 
 _DICT = resources.files("search") / "data" / "domain_dict.txt"
 _lock = threading.Lock()

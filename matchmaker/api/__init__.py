@@ -26,6 +26,7 @@ API_MODULES = (
     "matchmaker.api.needs",
     "matchmaker.api.products",
     "matchmaker.api.reference",
+    "matchmaker.api.matching",
 )
 
 DESCRIPTION = """GreenMatch 绿色金融银企对接平台的 JSON API。

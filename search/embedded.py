@@ -1,0 +1,405 @@
+"""The embedded engine: an SQLite database with FTS5 tables in its own file in the instance folder.
+
+Why SQLite rather than tantivy: it ships with Python, its WAL mode lets several gunicorn workers
+and RQ workers read while one writes (all on one machine, which is what "embedded" means), and
+the eligibility rules are plain indexed SQL over integer columns. FTS5 serves keyword search;
+ranking reads token lists and computes the same BM25 the Elasticsearch engine uses.
+
+A full reindex builds a new file and then swaps a pointer file (`current`) with an atomic rename:
+readers notice the new generation on their next query.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from pathlib import Path
+
+from search.documents import (
+    COLLATERAL_BITS,
+    INBOX_STATUSES,
+    SIZE_BITS,
+    NeedDoc,
+    ProductDoc,
+    bits,
+    category_levels,
+    code_level,
+    region_levels,
+)
+from search.features import Match, TextStats, is_eligible, rank_products, score
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS products (
+    id INTEGER PRIMARY KEY, bank_id INTEGER NOT NULL, active INTEGER NOT NULL,
+    min_amount INTEGER NOT NULL, max_amount INTEGER NOT NULL,
+    min_term INTEGER NOT NULL, max_term INTEGER NOT NULL,
+    worst_env_rank INTEGER NOT NULL, sizes INTEGER NOT NULL, collateral INTEGER NOT NULL,
+    accepts_credit INTEGER NOT NULL, doc TEXT NOT NULL, version TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ix_products_bank ON products (bank_id, active);
+CREATE TABLE IF NOT EXISTS product_regions (
+    code TEXT NOT NULL, product_id INTEGER NOT NULL, PRIMARY KEY (code, product_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS product_categories (
+    code TEXT NOT NULL, product_id INTEGER NOT NULL, PRIMARY KEY (code, product_id)
+) WITHOUT ROWID;
+CREATE VIRTUAL TABLE IF NOT EXISTS products_fts USING fts5 (tokens, tokenize = 'unicode61');
+CREATE TABLE IF NOT EXISTS needs (
+    id INTEGER PRIMARY KEY, status TEXT NOT NULL, amount INTEGER NOT NULL, term INTEGER NOT NULL,
+    cat1 TEXT NOT NULL, cat2 TEXT NOT NULL, cat3 TEXT NOT NULL,
+    reg1 TEXT NOT NULL, reg2 TEXT NOT NULL, reg3 TEXT NOT NULL,
+    size INTEGER NOT NULL, env_rank INTEGER NOT NULL, collateral INTEGER NOT NULL,
+    published_at TEXT, doc TEXT NOT NULL, version TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ix_needs_status_amount ON needs (status, amount);
+CREATE VIRTUAL TABLE IF NOT EXISTS needs_fts USING fts5 (tokens, tokenize = 'unicode61');
+"""
+
+
+def cents(value: Decimal) -> int:
+    """Amounts as whole hundredths of 万元: exact integers, never floats."""
+    return int(Decimal(value) * 100)
+
+
+class EmbeddedEngine:
+    name = "embedded"
+
+    def __init__(self, directory: str | os.PathLike):
+        self.directory = Path(directory)
+        self._local = threading.local()
+        self._stats_lock = threading.Lock()
+        self._stats: dict[tuple[str, str], tuple[TextStats, dict[int, ProductDoc]]] = {}
+
+    # --- files and connections -----------------------------------------------------------
+
+    @property
+    def pointer(self) -> Path:
+        return self.directory / "current"
+
+    def current_file(self) -> Path:
+        try:
+            name = self.pointer.read_text().strip()
+        except FileNotFoundError:
+            name = ""
+        if not name:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            name = self._new_file_name()
+            self._create(self.directory / name)
+            self._swap(name)
+        return self.directory / name
+
+    def _new_file_name(self) -> str:
+        return f"index-{time.time_ns()}.sqlite"
+
+    def _swap(self, name: str) -> None:
+        tmp = self.directory / f".current-{os.getpid()}-{threading.get_ident()}"
+        tmp.write_text(name)
+        os.replace(tmp, self.pointer)
+
+    def _open(self, path: Path) -> sqlite3.Connection:
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
+    def _create(self, path: Path) -> None:
+        conn = self._open(path)
+        conn.executescript(SCHEMA)
+        conn.execute("INSERT OR IGNORE INTO meta VALUES ('products_generation', '0')")
+        conn.close()
+
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection to the current index file (reopened after a swap)."""
+        path = self.current_file()
+        local = self._local
+        if getattr(local, "path", None) != path:
+            if getattr(local, "conn", None) is not None:
+                local.conn.close()
+            local.conn = self._open(path)
+            local.path = path
+        return local.conn
+
+    def close(self) -> None:
+        if getattr(self._local, "conn", None) is not None:
+            self._local.conn.close()
+            self._local.conn = None
+            self._local.path = None
+
+    # --- writing -------------------------------------------------------------------------
+
+    @staticmethod
+    def _product_rows(docs: Iterable[ProductDoc]):
+        for doc in docs:
+            yield (
+                (doc.id, doc.bank_id, int(doc.active), cents(doc.min_amount_wan),
+                 cents(doc.max_amount_wan), doc.min_term_months, doc.max_term_months,
+                 doc.worst_env_rank, bits(doc.sizes, SIZE_BITS),
+                 bits(doc.collateral, COLLATERAL_BITS), int(doc.accepts_credit),
+                 json.dumps(doc.to_json(), ensure_ascii=False), doc.version),
+                doc,
+            )
+
+    def _write_products(self, conn: sqlite3.Connection, docs: Iterable[ProductDoc]) -> int:
+        count = 0
+        for row, doc in self._product_rows(docs):
+            conn.execute("DELETE FROM products WHERE id = ?", (doc.id,))
+            conn.execute("DELETE FROM product_regions WHERE product_id = ?", (doc.id,))
+            conn.execute("DELETE FROM product_categories WHERE product_id = ?", (doc.id,))
+            conn.execute("DELETE FROM products_fts WHERE rowid = ?", (doc.id,))
+            conn.execute("INSERT INTO products VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
+            conn.executemany("INSERT INTO product_regions VALUES (?, ?)",
+                             [(code, doc.id) for code in doc.regions])
+            conn.executemany("INSERT INTO product_categories VALUES (?, ?)",
+                             [(code, doc.id) for code in doc.categories])
+            conn.execute("INSERT INTO products_fts (rowid, tokens) VALUES (?, ?)",
+                         (doc.id, " ".join(doc.tokens)))
+            count += 1
+        conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 "
+                     "WHERE key = 'products_generation'")
+        return count
+
+    @staticmethod
+    def _need_row(doc: NeedDoc) -> tuple:
+        c1, c2, c3 = category_levels(doc.category)
+        r1, r2, r3 = region_levels(doc.region)
+        return (doc.id, doc.status, cents(doc.amount_wan), doc.term_months, c1, c2, c3, r1, r2, r3,
+                SIZE_BITS.get(doc.size, 0), doc.env_rank, bits(doc.collateral, COLLATERAL_BITS),
+                doc.published_at.isoformat() if doc.published_at else None,
+                json.dumps(doc.to_json(), ensure_ascii=False), doc.version)
+
+    def upsert_products(self, docs: Iterable[ProductDoc]) -> int:
+        conn = self.conn()
+        with _transaction(conn):
+            return self._write_products(conn, docs)
+
+    def delete_product(self, product_id: int) -> None:
+        conn = self.conn()
+        with _transaction(conn):
+            for table, column in (("products", "id"), ("product_regions", "product_id"),
+                                  ("product_categories", "product_id"),
+                                  ("products_fts", "rowid")):
+                conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (product_id,))  # noqa: S608
+            conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 "
+                         "WHERE key = 'products_generation'")
+
+    def upsert_needs(self, docs: Iterable[NeedDoc]) -> int:
+        conn = self.conn()
+        count = 0
+        with _transaction(conn):
+            for doc in docs:
+                conn.execute("INSERT OR REPLACE INTO needs VALUES "
+                             "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", self._need_row(doc))
+                conn.execute("DELETE FROM needs_fts WHERE rowid = ?", (doc.id,))
+                conn.execute("INSERT INTO needs_fts (rowid, tokens) VALUES (?, ?)",
+                             (doc.id, " ".join(doc.tokens)))
+                count += 1
+        return count
+
+    def delete_need(self, need_id: int) -> None:
+        conn = self.conn()
+        with _transaction(conn):
+            conn.execute("DELETE FROM needs WHERE id = ?", (need_id,))
+            conn.execute("DELETE FROM needs_fts WHERE rowid = ?", (need_id,))
+
+    def rebuild(self, products: Iterable[ProductDoc], needs: Iterable[NeedDoc],
+                progress: Callable[[int], None] | None = None, batch: int = 2000) -> dict:
+        """Build a new index file from scratch and swap it in; returns counts."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        old = self.current_file()
+        name = self._new_file_name()
+        path = self.directory / name
+        self._create(path)
+        conn = self._open(path)
+        conn.execute("PRAGMA synchronous=OFF")
+        with _transaction(conn):
+            product_count = self._write_products(conn, products)
+        need_count = 0
+        pending: list[NeedDoc] = []
+
+        def flush():
+            nonlocal need_count
+            with _transaction(conn):
+                conn.executemany("INSERT INTO needs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                                 [self._need_row(doc) for doc in pending])
+                conn.executemany("INSERT INTO needs_fts (rowid, tokens) VALUES (?, ?)",
+                                 [(doc.id, " ".join(doc.tokens)) for doc in pending])
+            need_count += len(pending)
+            if progress:
+                progress(len(pending))
+            pending.clear()
+
+        for doc in needs:
+            pending.append(doc)
+            if len(pending) >= batch:
+                flush()
+        if pending:
+            flush()
+        conn.execute("PRAGMA optimize")
+        conn.close()
+        self._swap(name)
+        self.close()
+        if old != path and old.exists():
+            # Readers still holding the old file keep it open until they notice the swap.
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{old}{suffix}").unlink(missing_ok=True)
+        return {"products": product_count, "needs": need_count, "file": str(path)}
+
+    # --- reading -------------------------------------------------------------------------
+
+    def _products(self) -> tuple[TextStats, dict[int, ProductDoc]]:
+        """All product documents and their BM25 statistics, cached per index generation."""
+        conn = self.conn()
+        generation = conn.execute(
+            "SELECT value FROM meta WHERE key = 'products_generation'").fetchone()[0]
+        key = (str(self._local.path), generation)
+        cached = self._stats.get(key)
+        if cached is None:
+            with self._stats_lock:
+                cached = self._stats.get(key)
+                if cached is None:
+                    docs = {row[0]: ProductDoc.from_json(json.loads(row[1]))
+                            for row in conn.execute("SELECT id, doc FROM products")}
+                    cached = (TextStats(doc.tokens for doc in docs.values()), docs)
+                    self._stats = {key: cached}
+        return cached
+
+    def product_doc(self, product_id: int) -> ProductDoc | None:
+        return self._products()[1].get(product_id)
+
+    def rank_products(self, need: NeedDoc, limit: int = 10) -> list[Match]:
+        stats, docs = self._products()
+        conn = self.conn()
+        regions = [code for code in region_levels(need.region) if code]
+        categories = [code for code in category_levels(need.category) if code]
+        amount = cents(need.amount_wan)
+        rows = conn.execute(
+            f"""
+            SELECT id FROM products
+            WHERE active = 1 AND min_amount <= ? AND max_amount >= ?
+              AND min_term <= ? AND max_term >= ? AND worst_env_rank >= ?
+              AND (sizes & ?) != 0 AND (accepts_credit = 1 OR (collateral & ?) != 0)
+              AND id IN (SELECT product_id FROM product_regions
+                         WHERE code IN ({_marks(regions)}))
+              AND id IN (SELECT product_id FROM product_categories
+                         WHERE code IN ({_marks(categories)}))
+            """,  # noqa: S608  (only placeholders are formatted in)
+            (amount, amount, need.term_months, need.term_months, need.env_rank,
+             SIZE_BITS.get(need.size, 0), bits(need.collateral, COLLATERAL_BITS),
+             *regions, *categories),
+        ).fetchall()
+        candidates = [docs[row[0]] for row in rows if row[0] in docs]
+        return rank_products(need, candidates, stats, limit=limit)
+
+    def rank_needs(self, bank_id: int, *, category: str | None = None,
+                   region: str | None = None, min_amount: Decimal | None = None,
+                   max_amount: Decimal | None = None, statuses=INBOX_STATUSES,
+                   limit: int = 20, offset: int = 0, now=None) -> tuple[list[Match], int]:
+        """Open needs eligible for any active product of the bank, best first, with the total."""
+        stats, docs = self._products()
+        products = [doc for doc in docs.values() if doc.bank_id == bank_id and doc.active]
+        conn = self.conn()
+        best: dict[int, Match] = {}
+        need_docs: dict[int, NeedDoc] = {}
+        for product in products:
+            sql, params = _need_filter(product, statuses)
+            if category:
+                level = code_level(category)
+                sql += f" AND cat{level} = ?"
+                params.append(category)
+            if region:
+                level = code_level(region)
+                sql += f" AND reg{level} = ?"
+                params.append(region)
+            if min_amount is not None:
+                sql += " AND amount >= ?"
+                params.append(cents(min_amount))
+            if max_amount is not None:
+                sql += " AND amount <= ?"
+                params.append(cents(max_amount))
+            for need_id, doc_json in conn.execute(sql, params):
+                need = need_docs.get(need_id)
+                if need is None:
+                    need = need_docs[need_id] = NeedDoc.from_json(json.loads(doc_json))
+                if not is_eligible(need, product):  # the SQL filter is the fast path only
+                    continue
+                match = score(need, product, stats, with_freshness=True, now=now)
+                current = best.get(need_id)
+                if current is None or (match.score, -match.product_id) > (current.score,
+                                                                          -current.product_id):
+                    best[need_id] = match
+        ranked = sorted(best.values(), key=lambda m: (-m.score, -(m.need_id or 0)))
+        return ranked[offset:offset + limit], len(ranked)
+
+    def need_doc(self, need_id: int) -> NeedDoc | None:
+        row = self.conn().execute("SELECT doc FROM needs WHERE id = ?", (need_id,)).fetchone()
+        return NeedDoc.from_json(json.loads(row[0])) if row else None
+
+    def versions(self, kind: str) -> dict[int, str]:
+        table = {"products": "products", "needs": "needs"}[kind]
+        return dict(self.conn().execute(f"SELECT id, version FROM {table}"))  # noqa: S608
+
+    def search_needs(self, words: str, limit: int = 50) -> list[int]:
+        """Keyword search over needs (FTS5), for filters and the office."""
+        from search.tokenizer import tokenize
+
+        tokens = [t.replace('"', "") for t in tokenize(words)]
+        if not tokens:
+            return []
+        query = " OR ".join(f'"{t}"' for t in tokens)
+        rows = self.conn().execute(
+            "SELECT rowid FROM needs_fts WHERE needs_fts MATCH ? ORDER BY rank LIMIT ?",
+            (query, limit)).fetchall()
+        return [row[0] for row in rows]
+
+
+def _need_filter(product: ProductDoc, statuses) -> tuple[str, list]:
+    """SQL over the needs table for the needs this product is eligible for."""
+    by_level: dict[int, list[str]] = {1: [], 2: [], 3: []}
+    for code in product.categories:
+        by_level[code_level(code)].append(code)
+    regions: dict[int, list[str]] = {1: [], 2: [], 3: []}
+    for code in product.regions:
+        regions[code_level(code)].append(code)
+    category_sql = " OR ".join(f"cat{level} IN ({_marks(codes)})"
+                               for level, codes in by_level.items() if codes) or "0"
+    region_sql = " OR ".join(f"reg{level} IN ({_marks(codes)})"
+                             for level, codes in regions.items() if codes) or "0"
+    sql = (
+        f"SELECT id, doc FROM needs WHERE status IN ({_marks(statuses)})"  # noqa: S608
+        " AND amount BETWEEN ? AND ? AND term BETWEEN ? AND ?"
+        f" AND ({category_sql}) AND ({region_sql})"
+        " AND (size & ?) != 0 AND env_rank <= ?"
+    )
+    params: list = [*statuses, cents(product.min_amount_wan), cents(product.max_amount_wan),
+                    product.min_term_months, product.max_term_months]
+    params += [c for level in (1, 2, 3) for c in by_level[level]]
+    params += [c for level in (1, 2, 3) for c in regions[level]]
+    params += [bits(product.sizes, SIZE_BITS), product.worst_env_rank]
+    if not product.accepts_credit:
+        sql += " AND (collateral & ?) != 0"
+        params.append(bits(product.collateral, COLLATERAL_BITS))
+    return sql, params
+
+
+def _marks(values) -> str:
+    return ", ".join("?" for _ in values) or "NULL"
+
+
+class _transaction:
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self):
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb):
+        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        return False
