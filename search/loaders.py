@@ -27,6 +27,11 @@ def _tokens(text: str) -> tuple[str, ...]:
     return tuple(tokenize(text))
 
 
+def stored_tokens(stored: str | None, text: str) -> tuple[str, ...]:
+    """The tokens saved with the row; rows written before tokens were stored are segmented now."""
+    return tuple(stored.split()) if stored is not None else _tokens(text)
+
+
 def bank_service_scores(bank_ids: Iterable[int] | None = None) -> dict[int, float]:
     """0–1 per bank: half its enterprises' average rating, half how fast it grabs.
 
@@ -99,7 +104,8 @@ def product_docs(product_ids: Iterable[int] | None = None) -> list[ProductDoc]:
             sizes=tuple(product.enterprise_sizes or ()),
             collateral=tuple(product.collateral or ()),
             min_env_credit=product.min_env_credit,
-            tokens=_tokens(product_text(product.name, product.description)),
+            tokens=stored_tokens(product.search_tokens,
+                                 product_text(product.name, product.description)),
             branch_regions=branches.get(product.bank_id, ()),
             bank_service=service.get(product.bank_id, DEFAULT_SERVICE),
             version=product.updated_at.isoformat(),
@@ -114,6 +120,7 @@ def need_docs(need_ids: Iterable[int] | None = None, batch: int = 5000) -> Itera
         sa.select(Need.id, Need.status, Need.enterprise_id, Need.title, Need.description,
                   Need.amount_wan, Need.term_months, Need.green_category_code, Need.region_code,
                   Need.collateral, Need.rate_cap, Need.published_at, Need.updated_at,
+                  Need.search_tokens,
                   Enterprise.size, Enterprise.env_credit)
         .join(Enterprise, Enterprise.id == Need.enterprise_id)
         .where(Need.status != "draft")
@@ -140,7 +147,8 @@ def need_docs(need_ids: Iterable[int] | None = None, batch: int = 5000) -> Itera
                     amount_wan=r.amount_wan, term_months=r.term_months,
                     category=r.green_category_code, region=r.region_code, size=r.size,
                     env_credit=r.env_credit, collateral=tuple(r.collateral or ()),
-                    rate_cap=r.rate_cap, tokens=_tokens(need_text(r.title, r.description)),
+                    rate_cap=r.rate_cap,
+                    tokens=stored_tokens(r.search_tokens, need_text(r.title, r.description)),
                     published_at=r.published_at, claims_count=len(claims[r.id]),
                     claimed_bank_ids=tuple(sorted(claims[r.id])),
                     version=r.updated_at.isoformat(),
@@ -158,7 +166,8 @@ def need_doc(need: Need) -> NeedDoc:
         amount_wan=need.amount_wan, term_months=need.term_months,
         category=need.green_category_code, region=need.region_code, size=enterprise.size,
         env_credit=enterprise.env_credit, collateral=tuple(need.collateral or ()),
-        rate_cap=need.rate_cap, tokens=_tokens(need_text(need.title, need.description)),
+        rate_cap=need.rate_cap,
+        tokens=stored_tokens(need.search_tokens, need_text(need.title, need.description)),
         published_at=need.published_at, claims_count=len(need.claims),
         claimed_bank_ids=tuple(sorted(c.bank_id for c in need.claims)),
         version=need.updated_at.isoformat() if need.updated_at else "",

@@ -57,6 +57,8 @@ from matchmaker.office.models import Office
 from matchmaker.products.models import Product, product_categories, product_regions
 from matchmaker.reference.codes import category_ancestors, region_ancestors, region_covers
 from matchmaker.reference.models import Region
+from search.documents import need_text, product_text
+from search.tokenizer import analyzed
 
 CENT = Decimal("0.01")
 CHUNK = 2000
@@ -82,6 +84,16 @@ class SeedRefused(click.ClickException):
 
 # --- public interface --------------------------------------------------------------------------
 
+
+
+def segment(texts: list[str]) -> list[str]:
+    """Search tokens of many texts: jieba is the slow part of seeding, so use every core."""
+    if len(texts) < 5000:
+        return [analyzed(text) for text in texts]
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool() as pool:
+        return pool.map(analyzed, texts, chunksize=1000)
 
 def database_has_data() -> bool:
     """True when any enterprise exists (then `flask demo seed --if-empty` does nothing)."""
@@ -1205,22 +1217,26 @@ class _Builder:
         } for u in self.users))
         insert(user_regions, ({"user_id": u.id, "region_code": code}
                               for u in self.users for code in u.regions))
+        product_tokens = segment([product_text(p.name, p.description) for p in self.products])
         insert(Product, ({
             "id": p.id, "bank_id": p.bank.id, "name": p.name, "description": p.description,
+            "search_tokens": product_tokens[i],
             "min_amount_wan": p.min_amount, "max_amount_wan": p.max_amount,
             "min_term_months": p.min_term, "max_term_months": p.max_term,
             "rate_min": p.rate_min, "rate_max": p.rate_max, "collateral": list(p.collateral),
             "enterprise_sizes": list(p.sizes), "min_env_credit": p.min_env_credit,
             "active": p.active, "created_by_id": p.bank.admin.id, "created_at": p.created_at,
             "updated_at": p.updated_at,
-        } for p in self.products))
+        } for i, p in enumerate(self.products)))
         insert(product_categories, ({"product_id": p.id, "category_code": code}
                                     for p in self.products for code in p.categories))
         insert(product_regions, ({"product_id": p.id, "region_code": code}
                                  for p in self.products for code in p.regions))
+        need_tokens = segment([need_text(n.title, n.description) for n in self.needs])
         insert(Need, ({
             "id": n.id, "enterprise_id": n.enterprise.id, "created_by_id": n.enterprise.user.id,
             "title": n.title, "description": n.description, "purpose": n.purpose,
+            "search_tokens": need_tokens[i],
             "amount_wan": n.amount, "term_months": n.term,
             "green_category_code": n.template.category, "collateral": list(n.collateral),
             "region_code": n.region, "rate_cap": n.rate_cap, "co2_reduction_t": n.co2,
@@ -1229,7 +1245,7 @@ class _Builder:
             "updated_at": n.updated_at, "published_at": n.published_at,
             "first_claimed_at": n.first_claimed_at, "escalated_at": n.escalated_at,
             "closed_at": n.closed_at,
-        } for n in self.needs))
+        } for i, n in enumerate(self.needs)))
         insert(Claim, ({
             "id": c.id, "need_id": c.need.id, "bank_id": c.bank.id, "manager_id": c.manager.id,
             "product_id": c.product.id, "slot": c.slot, "status": c.status,

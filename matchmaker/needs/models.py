@@ -39,6 +39,8 @@ class Need(db.Model):
     # Total project investment, for the bank's share of the reduction (2013 measurement guide).
     project_investment_wan: Mapped[Decimal | None] = mapped_column(Money)
     deadline: Mapped[date | None] = mapped_column(sa.Date)
+    # Title and description segmented once (jieba), space-separated: what the engines index.
+    search_tokens: Mapped[str | None] = mapped_column(sa.Text)
     status: Mapped[str] = mapped_column(sa.String(20), default="draft", index=True)
     withdraw_reason: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -15,6 +15,8 @@ from matchmaker.enums import COLLATERAL, NEED_CLOSED, NEED_VISIBLE_TO_BANKS, PUR
 from matchmaker.errors import Conflict, FieldErrors, Forbidden
 from matchmaker.extensions import db
 from matchmaker.needs.models import Need, NeedRevision
+from search.documents import need_text
+from search.tokenizer import analyzed
 from workers.dispatch import commit
 
 MAX_AMOUNT_WAN = Decimal("10000000")
@@ -100,6 +102,7 @@ def clean(data: dict, current: Need | None = None) -> dict:
 def _apply(need: Need, cleaned: dict) -> None:
     for field, value in cleaned.items():
         setattr(need, ATTRIBUTES[field], value)
+    need.search_tokens = analyzed(need_text(need.title, need.description))
 
 
 def owns(user, need: Need) -> bool:

@@ -51,6 +51,8 @@ class Product(db.Model):
     enterprise_sizes: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     min_env_credit: Mapped[str] = mapped_column(sa.String(8), default="yellow")
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True, index=True)
+    # Name and description segmented once (jieba), space-separated: what the engines index.
+    search_tokens: Mapped[str | None] = mapped_column(sa.Text)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -13,6 +13,8 @@ from matchmaker.errors import FieldErrors, Forbidden
 from matchmaker.extensions import db
 from matchmaker.products.models import Product
 from matchmaker.reference.models import GreenCategory, Region
+from search.documents import product_text
+from search.tokenizer import analyzed
 from workers.dispatch import commit
 
 MAX_AMOUNT_WAN = Decimal("10000000")  # 1,000 亿元: far above any single green loan
@@ -98,6 +100,7 @@ def _apply(product: Product, cleaned: dict) -> None:
                   "min_term_months", "max_term_months", "rate_min", "rate_max",
                   "enterprise_sizes", "min_env_credit", "active"):
         setattr(product, field, cleaned[field])
+    product.search_tokens = analyzed(product_text(product.name, product.description))
     product.categories = list(db.session.scalars(
         sa.select(GreenCategory).where(GreenCategory.code.in_(cleaned["green_categories"]))))
     product.regions = list(db.session.scalars(
