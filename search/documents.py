@@ -17,8 +17,9 @@ from search.tokenizer import tokenize
 
 COLLATERAL_BITS = {code: 1 << i for i, code in enumerate(COLLATERAL)}
 SIZE_BITS = {code: 1 << i for i, code in enumerate(ENTERPRISE_SIZES)}
-# Statuses in which banks see a need and it can appear in a lead inbox.
-INBOX_STATUSES = ("open", "claimed", "escalated", "assigned")
+# Statuses in which a need is a lead a bank may grab (with fewer grabs than the cap); an assigned
+# need (派单) belongs to the bank the office chose.
+INBOX_STATUSES = ("open", "claimed", "escalated")
 
 
 def bits(codes, table: dict[str, int]) -> int:

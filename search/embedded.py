@@ -12,6 +12,7 @@ readers notice the new generation on their next query.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -20,6 +21,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from pathlib import Path
 
+from matchmaker.database import utcnow
 from search.documents import (
     COLLATERAL_BITS,
     INBOX_STATUSES,
@@ -31,7 +33,7 @@ from search.documents import (
     code_level,
     region_levels,
 )
-from search.features import Match, TextStats, is_eligible, rank_products, score
+from search.features import Match, TextStats, rank_products, score, total
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -55,11 +57,19 @@ CREATE TABLE IF NOT EXISTS needs (
     cat1 TEXT NOT NULL, cat2 TEXT NOT NULL, cat3 TEXT NOT NULL,
     reg1 TEXT NOT NULL, reg2 TEXT NOT NULL, reg3 TEXT NOT NULL,
     size INTEGER NOT NULL, env_rank INTEGER NOT NULL, collateral INTEGER NOT NULL,
-    published_at TEXT, doc TEXT NOT NULL, version TEXT NOT NULL
+    claims INTEGER NOT NULL, published_at TEXT, doc TEXT NOT NULL, version TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS ix_needs_status_amount ON needs (status, amount);
+CREATE INDEX IF NOT EXISTS ix_needs_status_cat1 ON needs (status, cat1);
+CREATE INDEX IF NOT EXISTS ix_needs_status_cat2 ON needs (status, cat2);
+CREATE INDEX IF NOT EXISTS ix_needs_status_cat3 ON needs (status, cat3);
 CREATE VIRTUAL TABLE IF NOT EXISTS needs_fts USING fts5 (tokens, tokenize = 'unicode61');
 """
+
+
+# Bumped when the layout changes; an index of another layout is replaced by an empty one (and a
+# warning says to run `flask search reindex`).
+SCHEMA_VERSION = "2"
+log = logging.getLogger(__name__)
 
 
 def cents(value: Decimal) -> int:
@@ -113,6 +123,7 @@ class EmbeddedEngine:
         conn = self._open(path)
         conn.executescript(SCHEMA)
         conn.execute("INSERT OR IGNORE INTO meta VALUES ('products_generation', '0')")
+        conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
         conn.close()
 
     def conn(self) -> sqlite3.Connection:
@@ -122,7 +133,19 @@ class EmbeddedEngine:
         if getattr(local, "path", None) != path:
             if getattr(local, "conn", None) is not None:
                 local.conn.close()
-            local.conn = self._open(path)
+            conn = self._open(path)
+            version = conn.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if version is None or version[0] != SCHEMA_VERSION:
+                conn.close()
+                log.warning("search index %s has an old layout; starting an empty one: "
+                            "run `flask search reindex`", path)
+                name = self._new_file_name()
+                self._create(self.directory / name)
+                self._swap(name)
+                path = self.directory / name
+                conn = self._open(path)
+            local.conn = conn
             local.path = path
         return local.conn
 
@@ -171,7 +194,7 @@ class EmbeddedEngine:
         r1, r2, r3 = region_levels(doc.region)
         return (doc.id, doc.status, cents(doc.amount_wan), doc.term_months, c1, c2, c3, r1, r2, r3,
                 SIZE_BITS.get(doc.size, 0), doc.env_rank, bits(doc.collateral, COLLATERAL_BITS),
-                doc.published_at.isoformat() if doc.published_at else None,
+                doc.claims_count, doc.published_at.isoformat() if doc.published_at else None,
                 json.dumps(doc.to_json(), ensure_ascii=False), doc.version)
 
     def upsert_products(self, docs: Iterable[ProductDoc]) -> int:
@@ -195,7 +218,7 @@ class EmbeddedEngine:
         with _transaction(conn):
             for doc in docs:
                 conn.execute("INSERT OR REPLACE INTO needs VALUES "
-                             "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", self._need_row(doc))
+                             "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", self._need_row(doc))
                 conn.execute("DELETE FROM needs_fts WHERE rowid = ?", (doc.id,))
                 conn.execute("INSERT INTO needs_fts (rowid, tokens) VALUES (?, ?)",
                              (doc.id, " ".join(doc.tokens)))
@@ -226,7 +249,7 @@ class EmbeddedEngine:
         def flush():
             nonlocal need_count
             with _transaction(conn):
-                conn.executemany("INSERT INTO needs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                conn.executemany("INSERT INTO needs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                                  [self._need_row(doc) for doc in pending])
                 conn.executemany("INSERT INTO needs_fts (rowid, tokens) VALUES (?, ?)",
                                  [(doc.id, " ".join(doc.tokens)) for doc in pending])
@@ -300,22 +323,27 @@ class EmbeddedEngine:
     def rank_needs(self, bank_id: int, *, category: str | None = None,
                    region: str | None = None, min_amount: Decimal | None = None,
                    max_amount: Decimal | None = None, statuses=INBOX_STATUSES,
-                   limit: int = 20, offset: int = 0, now=None) -> tuple[list[Match], int]:
-        """Open needs eligible for any active product of the bank, best first, with the total."""
+                   max_claims: int | None = None, limit: int = 20, offset: int = 0,
+                   now=None) -> tuple[list[Match], int]:
+        """Needs eligible for any active product of the bank, best first, with the total.
+
+        Eligibility runs in SQL (one index-backed query per product, ids only); documents are
+        then read once per need and each (need, product) pair is scored.
+        """
         stats, docs = self._products()
-        products = [doc for doc in docs.values() if doc.bank_id == bank_id and doc.active]
+        products = {doc.id: doc for doc in docs.values() if doc.bank_id == bank_id and doc.active}
         conn = self.conn()
-        best: dict[int, Match] = {}
-        need_docs: dict[int, NeedDoc] = {}
-        for product in products:
+        candidates: dict[int, list[int]] = {}
+        for product in products.values():
             sql, params = _need_filter(product, statuses)
+            if max_claims is not None:
+                sql += " AND claims < ?"
+                params.append(max_claims)
             if category:
-                level = code_level(category)
-                sql += f" AND cat{level} = ?"
+                sql += f" AND cat{code_level(category)} = ?"
                 params.append(category)
             if region:
-                level = code_level(region)
-                sql += f" AND reg{level} = ?"
+                sql += f" AND reg{code_level(region)} = ?"
                 params.append(region)
             if min_amount is not None:
                 sql += " AND amount >= ?"
@@ -323,19 +351,28 @@ class EmbeddedEngine:
             if max_amount is not None:
                 sql += " AND amount <= ?"
                 params.append(cents(max_amount))
-            for need_id, doc_json in conn.execute(sql, params):
-                need = need_docs.get(need_id)
-                if need is None:
-                    need = need_docs[need_id] = NeedDoc.from_json(json.loads(doc_json))
-                if not is_eligible(need, product):  # the SQL filter is the fast path only
-                    continue
-                match = score(need, product, stats, with_freshness=True, now=now)
-                current = best.get(need_id)
-                if current is None or (match.score, -match.product_id) > (current.score,
-                                                                          -current.product_id):
-                    best[need_id] = match
-        ranked = sorted(best.values(), key=lambda m: (-m.score, -(m.need_id or 0)))
-        return ranked[offset:offset + limit], len(ranked)
+            for (need_id,) in conn.execute(sql, params):
+                found = candidates.setdefault(need_id, [])
+                if product.id not in found:
+                    found.append(product.id)
+        now = now or utcnow()
+        ranked: list[tuple[float, int, int, NeedDoc]] = []  # (score, need id, product id, need)
+        ids = list(candidates)
+        for start in range(0, len(ids), 900):
+            chunk = ids[start:start + 900]
+            rows = conn.execute(f"SELECT id, doc FROM needs WHERE id IN ({_marks(chunk)})",  # noqa: S608
+                                chunk)
+            for need_id, doc_json in rows:
+                need = NeedDoc.from_json(json.loads(doc_json))
+                value, product_id = max(
+                    (total(need, products[pid], stats, with_freshness=True, now=now), -pid)
+                    for pid in candidates[need_id])
+                ranked.append((value, need_id, -product_id, need))
+        ranked.sort(key=lambda r: (-r[0], -r[1]))
+        # Reasons only for the page that is shown.
+        page = [score(need, products[pid], stats, with_freshness=True, now=now)
+                for _, _, pid, need in ranked[offset:offset + limit]]
+        return page, len(ranked)
 
     def need_doc(self, need_id: int) -> NeedDoc | None:
         row = self.conn().execute("SELECT doc FROM needs WHERE id = ?", (need_id,)).fetchone()
@@ -359,33 +396,43 @@ class EmbeddedEngine:
         return [row[0] for row in rows]
 
 
+# What the outer query of `_need_filter` can still filter on (claims, category, region, amount).
+_FILTER_COLUMNS = "id, claims, cat1, cat2, cat3, reg1, reg2, reg3, amount"
+
+
 def _need_filter(product: ProductDoc, statuses) -> tuple[str, list]:
-    """SQL over the needs table for the needs this product is eligible for."""
+    """SQL for the ids of the needs this product is eligible for.
+
+    One SELECT per category level the product names, joined by UNION ALL, so each can use the
+    (status, catN) index; the other rules are checked on the rows found.
+    """
     by_level: dict[int, list[str]] = {1: [], 2: [], 3: []}
     for code in product.categories:
         by_level[code_level(code)].append(code)
     regions: dict[int, list[str]] = {1: [], 2: [], 3: []}
     for code in product.regions:
         regions[code_level(code)].append(code)
-    category_sql = " OR ".join(f"cat{level} IN ({_marks(codes)})"
-                               for level, codes in by_level.items() if codes) or "0"
     region_sql = " OR ".join(f"reg{level} IN ({_marks(codes)})"
                              for level, codes in regions.items() if codes) or "0"
-    sql = (
-        f"SELECT id, doc FROM needs WHERE status IN ({_marks(statuses)})"  # noqa: S608
-        " AND amount BETWEEN ? AND ? AND term BETWEEN ? AND ?"
-        f" AND ({category_sql}) AND ({region_sql})"
-        " AND (size & ?) != 0 AND env_rank <= ?"
-    )
-    params: list = [*statuses, cents(product.min_amount_wan), cents(product.max_amount_wan),
-                    product.min_term_months, product.max_term_months]
-    params += [c for level in (1, 2, 3) for c in by_level[level]]
-    params += [c for level in (1, 2, 3) for c in regions[level]]
-    params += [bits(product.sizes, SIZE_BITS), product.worst_env_rank]
+    rest = (" AND amount BETWEEN ? AND ? AND term BETWEEN ? AND ?"
+            f" AND ({region_sql}) AND (size & ?) != 0 AND env_rank <= ?")
+    rest_params: list = [cents(product.min_amount_wan), cents(product.max_amount_wan),
+                         product.min_term_months, product.max_term_months]
+    rest_params += [c for level in (1, 2, 3) for c in regions[level]]
+    rest_params += [bits(product.sizes, SIZE_BITS), product.worst_env_rank]
     if not product.accepts_credit:
-        sql += " AND (collateral & ?) != 0"
-        params.append(bits(product.collateral, COLLATERAL_BITS))
-    return sql, params
+        rest += " AND (collateral & ?) != 0"
+        rest_params.append(bits(product.collateral, COLLATERAL_BITS))
+    selects, params = [], []
+    for level, codes in by_level.items():
+        if codes:
+            selects.append(f"SELECT {_FILTER_COLUMNS} FROM needs"  # noqa: S608
+                           f" WHERE status IN ({_marks(statuses)})"
+                           f" AND cat{level} IN ({_marks(codes)}){rest}")
+            params += [*statuses, *codes, *rest_params]
+    if not selects:
+        return "SELECT id FROM needs WHERE 0", []
+    return "SELECT id FROM (" + " UNION ALL ".join(selects) + ") WHERE 1", params  # noqa: S608
 
 
 def _marks(values) -> str:

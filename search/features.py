@@ -111,16 +111,28 @@ class TextStats:
             self.doc_freq.update(set(tokens))
         self.count = count
         self.avg_length = total / count if count else 1.0
+        self._prepared: dict[tuple[str, ...], tuple[Counter[str], float]] = {}
+        self._idf: dict[str, float] = {}
 
     def idf(self, term: str) -> float:
-        n = self.doc_freq.get(term, 0)
-        return math.log(1 + (self.count - n + 0.5) / (n + 0.5))
+        value = self._idf.get(term)
+        if value is None:
+            n = self.doc_freq.get(term, 0)
+            value = self._idf[term] = math.log(1 + (self.count - n + 0.5) / (n + 0.5))
+        return value
+
+    def _prepare(self, document: tuple[str, ...]) -> tuple[Counter[str], float]:
+        # Products are scored against many needs: count their terms once.
+        prepared = self._prepared.get(document)
+        if prepared is None:
+            norm = BM25_K1 * (1 - BM25_B + BM25_B * len(document) / self.avg_length)
+            prepared = self._prepared[document] = (Counter(document), norm)
+        return prepared
 
     def bm25(self, query: Iterable[str], document: tuple[str, ...]) -> float:
         if not document:
             return 0.0
-        frequencies = Counter(document)
-        norm = BM25_K1 * (1 - BM25_B + BM25_B * len(document) / self.avg_length)
+        frequencies, norm = self._prepare(document)
         score = 0.0
         for term in set(query):
             tf = frequencies.get(term)
@@ -200,6 +212,13 @@ def features(need: NeedDoc, product: ProductDoc, stats: TextStats, *,
     if with_freshness:
         values["freshness"] = freshness(need, now)
     return values
+
+
+def total(need: NeedDoc, product: ProductDoc, stats: TextStats, *,
+          with_freshness: bool = False, now: datetime | None = None) -> float:
+    """The score alone (no reasons): what ranking many candidates needs."""
+    values = features(need, product, stats, with_freshness=with_freshness, now=now)
+    return round(sum(round(WEIGHTS[name] * value, 4) for name, value in values.items()), 4)
 
 
 def score(need: NeedDoc, product: ProductDoc, stats: TextStats, *, with_freshness: bool = False,

@@ -102,7 +102,7 @@ def leads_for_bank(bank_id: int, *, category: str | None = None, region: str | N
     cap = current_app.config["CLAIM_CAP"]
     matches, total = engine.rank_needs(bank_id, category=category, region=region,
                                        min_amount=min_amount, max_amount=max_amount,
-                                       limit=limit, offset=offset)
+                                       max_claims=cap, limit=limit, offset=offset)
     rows = []
     for match in matches:
         need = engine.need_doc(match.need_id)
