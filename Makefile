@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint install install-dev db seed worker clean help
+.PHONY: run test lint install install-dev db seed index worker clean help
 
 help:
 	@echo "make run     set up and start the platform on http://$(HOST):$(PORT) with demo data"
@@ -37,7 +37,10 @@ db: install
 seed: db
 	$(FLASK) demo seed --if-empty
 
-run: seed
+index: seed
+	$(FLASK) search reindex
+
+run: index
 	@echo "GreenMatch: http://$(HOST):$(PORT)  (Ctrl-C to stop)"
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
