@@ -1,89 +1,17 @@
-"""The embedded engine against the reference rules, kept in sync through the outbox."""
+"""Search through the app: the outbox catching up after an outage, and the matching API.
+
+The engine-level cases (results equal to the reference ranking, ineligible products, the inbox,
+updates through the outbox, rebuild and check) are in test_search_conformance.py, which runs them
+on every engine."""
 
 from decimal import Decimal
 
 import pytest
-import sqlalchemy as sa
 
-from matchmaker.demo.seed import seed
-from matchmaker.extensions import db
 from matchmaker.needs import services as needs
-from matchmaker.needs.models import Need
 from matchmaker.products import services as products
-from search import loaders
-from search.documents import INBOX_STATUSES
-from search.features import TextStats, is_eligible, rank_products, score
-from search.service import check, get_engine, leads_for_bank, matches_for_need, reindex
+from search.service import check, leads_for_bank
 from tests.factories import NEED, PRODUCT, api_token
-
-
-@pytest.fixture
-def city(app):
-    seed(scale="city", echo=lambda *a, **k: None)
-    reindex()
-    return get_engine()
-
-
-def test_engine_returns_exactly_the_eligible_products_best_first(city):
-    docs = loaders.product_docs()
-    stats = TextStats(doc.tokens for doc in docs)
-    sample = db.session.scalars(sa.select(Need).where(Need.status != "draft")
-                                .order_by(Need.id).limit(60)).all()
-    assert sample
-    for need in sample:
-        doc = loaders.need_doc(need)
-        got = city.rank_products(doc, limit=500)
-        expected = rank_products(doc, docs, stats, limit=500)
-        assert [m.product_id for m in got] == [m.product_id for m in expected], need.id
-        assert all(is_eligible(doc, d) for d in docs if d.id in {m.product_id for m in got})
-        scores = [m.score for m in got]
-        assert scores == sorted(scores, reverse=True)
-
-
-def test_inbox_holds_exactly_the_open_needs_eligible_for_the_banks_products(city):
-    docs = loaders.product_docs()
-    stats = TextStats(doc.tokens for doc in docs)
-    all_needs = [d for d in loaders.need_docs() if d.status in INBOX_STATUSES]
-    bank_ids = sorted({d.bank_id for d in docs})[:6]
-    for bank_id in bank_ids:
-        mine = [d for d in docs if d.bank_id == bank_id and d.active]
-        expected = {n.id for n in all_needs if any(is_eligible(n, p) for p in mine)}
-        got, total = city.rank_needs(bank_id, limit=10_000)
-        assert {m.need_id for m in got} == expected and total == len(expected)
-        for match in got[:5]:  # each lead is scored by its best product
-            need = next(n for n in all_needs if n.id == match.need_id)
-            best = max(score(need, p, stats, with_freshness=True).score
-                       for p in mine if is_eligible(need, p))
-            assert match.score == pytest.approx(best, abs=0.02)
-
-
-def test_reasons_explain_the_score(city):
-    need = db.session.scalars(sa.select(Need).where(Need.status == "open")).first()
-    rows = matches_for_need(need)
-    assert rows
-    for row in rows:
-        assert row["reasons"], row
-        assert sum(r["contribution"] for r in row["reasons"]) == pytest.approx(row["score"],
-                                                                               abs=0.001)
-        assert all(r["label"] and r["feature"] for r in row["reasons"])
-
-
-def test_changes_reach_the_index_through_the_outbox(app, make):
-    bank = make.bank()
-    admin = make.bank_user(bank, role="bank_admin")
-    _, owner = make.enterprise()
-    need = needs.create_need(owner.user, NEED)
-    assert matches_for_need(need) == []
-    product = products.create_product(bank, PRODUCT, admin.user)
-    assert [r["product_id"] for r in matches_for_need(need)] == [product.id]
-    leads, total = leads_for_bank(bank.id)
-    assert total == 1 and leads[0]["need_id"] == need.id and leads[0]["claimable"]
-    products.set_active(product, False, admin.user)
-    assert matches_for_need(need) == []
-    products.set_active(product, True, admin.user)
-    needs.withdraw_need(need, "不再需要", owner.user)
-    assert leads_for_bank(bank.id)[1] == 0
-    assert all(not ids for kind in check().values() for ids in kind.values())
 
 
 def test_posting_succeeds_while_the_engine_is_down_and_the_outbox_catches_up(app, make,
@@ -107,44 +35,6 @@ def test_posting_succeeds_while_the_engine_is_down_and_the_outbox_catches_up(app
     monkeypatch.undo()
     drain_outbox()
     assert [row["need_id"] for row in leads_for_bank(bank.id)[0]] == [need.id]
-
-
-def test_reindex_swaps_in_a_new_file_and_check_finds_drift(app, make):
-    bank = make.bank()
-    admin = make.bank_user(bank, role="bank_admin")
-    product = products.create_product(bank, PRODUCT, admin.user)
-    engine = get_engine()
-    first = engine.current_file()
-    engine.delete_product(product.id)
-    assert check()["products"]["missing"] == [product.id]
-    result = reindex()
-    assert result["products"] == 1 and engine.current_file() != first
-    assert not first.exists()
-    assert check()["products"]["missing"] == []
-
-
-def test_ineligible_products_never_appear(app, make):
-    bank = make.bank()
-    admin = make.bank_user(bank, role="bank_admin")
-    _, owner = make.enterprise(size="large", env_credit="red")
-    need = needs.create_need(owner.user, NEED)
-    variants = [
-        {"max_amount_wan": "100"},                      # amount above range
-        {"max_term_months": 24},                        # term above range
-        {"region_codes": ["330502"]},                   # need is in 330523
-        {"green_categories": ["4.2"]},                  # need is 4.1.4
-        {"enterprise_sizes": ["micro", "small"]},       # need's enterprise is large
-        {"min_env_credit": "yellow"},                   # need's enterprise is red
-        {"collateral": ["real_estate"]},                # need offers forest rights
-    ]
-    for variant in variants:
-        products.create_product(bank, PRODUCT | {"enterprise_sizes": ["large"],
-                                                 "min_env_credit": "red"} | variant, admin.user)
-    assert matches_for_need(need) == []
-    good = products.create_product(bank, PRODUCT | {"enterprise_sizes": ["large"],
-                                                    "min_env_credit": "red",
-                                                    "collateral": ["credit"]}, admin.user)
-    assert [r["product_id"] for r in matches_for_need(need)] == [good.id]
 
 
 @pytest.mark.sqlite_only
