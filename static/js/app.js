@@ -204,8 +204,139 @@
     });
   }
 
+  /* ---- Tree picker: filter-as-you-type over a <select data-gm-picker> ---------------------
+   * The select works on its own (option groups, indented levels). This adds a search box above
+   * it (name or code; the ancestors of a match stay visible, via data-parent), a click that
+   * toggles an option of a multiple select without Ctrl, and a summary of what is chosen. */
+
+  function TreePicker(select) {
+    this.select = select;
+    this.multiple = select.multiple;
+    this.options = Array.prototype.slice.call(select.options);
+    this.matches = [];
+    this.byValue = {};
+    var self = this;
+    this.options.forEach(function (option) { self.byValue[option.value] = option; });
+  }
+
+  TreePicker.prototype.label = function (option) {
+    return option.textContent.replace(/^[\s\u3000]+/, "");
+  };
+
+  TreePicker.prototype.build = function () {
+    var self = this;
+    var select = this.select;
+    var search = document.createElement("input");
+    search.type = "search";
+    search.className = "form-control form-control-sm mb-2 gm-picker-search";
+    search.placeholder = select.getAttribute("data-gm-placeholder") || "输入名称或编号筛选";
+    search.setAttribute("aria-label", search.placeholder);
+    search.setAttribute("aria-controls", select.id);
+    search.autocomplete = "off";
+    select.parentNode.insertBefore(search, select);
+    this.search = search;
+
+    var status = document.createElement("div");
+    status.className = "form-text gm-picker-status";
+    status.setAttribute("aria-live", "polite");
+    this.status = status;
+
+    var summary = document.createElement("div");
+    summary.className = "gm-picker-summary mt-2";
+    this.summary = summary;
+    select.parentNode.insertBefore(summary, select.nextSibling);
+    select.parentNode.insertBefore(status, summary);
+
+    search.addEventListener("input", function () { self.filter(search.value); });
+    search.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter") { return; }
+      event.preventDefault();  // never submit the form from the search box
+      var first = self.matches[0];  // the first match itself, not one of its ancestors
+      if (first) {
+        if (self.multiple) { first.selected = !first.selected; } else { first.selected = true; }
+        select.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+    });
+    if (this.multiple) {
+      select.addEventListener("mousedown", function (event) {
+        var option = event.target;
+        if (option.tagName !== "OPTION" || option.disabled) { return; }
+        event.preventDefault();  // a click toggles one option instead of replacing the choice
+        var top = select.scrollTop;
+        option.selected = !option.selected;
+        select.focus();
+        select.scrollTop = top;
+        select.dispatchEvent(new Event("change", { bubbles: true }));
+      });
+    }
+    select.addEventListener("change", function () { self.summarise(); });
+    this.summarise();
+  };
+
+  TreePicker.prototype.filter = function (text) {
+    var self = this;
+    var query = text.trim().toLowerCase();
+    var visible = {};
+    var matches = [];
+    this.options.forEach(function (option) {
+      if (!query || !option.value) { return; }
+      var haystack = (option.value + " " + option.textContent).toLowerCase();
+      if (haystack.indexOf(query) === -1) { return; }
+      matches.push(option);
+      // The match and its ancestors (so a leaf is seen under its branch).
+      for (var o = option; o && !visible[o.value]; o = self.byValue[o.getAttribute("data-parent")]) {
+        visible[o.value] = true;
+      }
+    });
+    this.options.forEach(function (option) {
+      option.hidden = Boolean(query) && !visible[option.value];
+    });
+    Array.prototype.forEach.call(this.select.querySelectorAll("optgroup"), function (group) {
+      group.hidden = !Array.prototype.some.call(group.children, function (o) { return !o.hidden; });
+    });
+    this.matches = matches;
+    this.select.scrollTop = 0;
+    this.status.textContent = query ? (matches.length ? "找到 " + matches.length + " 项，按回车选择第一项"
+      : "没有匹配的项，请换个关键词") : "";
+  };
+
+  TreePicker.prototype.summarise = function () {
+    var self = this;
+    var chosen = this.options.filter(function (o) { return o.selected && o.value; });
+    this.summary.replaceChildren();
+    if (!chosen.length) { return; }
+    var title = document.createElement("span");
+    title.className = "small text-body-secondary me-1";
+    title.textContent = this.multiple ? "已选 " + chosen.length + " 项：" : "已选：";
+    this.summary.appendChild(title);
+    chosen.forEach(function (option) {
+      var badge = document.createElement("span");
+      badge.className = "badge rounded-pill text-bg-light border me-1 mb-1 gm-picker-chip";
+      badge.textContent = self.label(option);
+      if (self.multiple) {
+        var remove = document.createElement("button");
+        remove.type = "button";
+        remove.className = "btn-close ms-1 gm-picker-remove";
+        remove.setAttribute("aria-label", "移除 " + self.label(option));
+        remove.addEventListener("click", function () {
+          option.selected = false;
+          self.select.dispatchEvent(new Event("change", { bubbles: true }));
+        });
+        badge.appendChild(remove);
+      }
+      self.summary.appendChild(badge);
+    });
+  };
+
+  function startTreePickers() {
+    document.querySelectorAll("select[data-gm-picker]").forEach(function (select) {
+      new TreePicker(select).build();
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     guardDoubleSubmit();
     startRegionPickers();
+    startTreePickers();
   });
 }());
