@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from matchmaker.accounts.models import User
@@ -99,3 +100,29 @@ def test_bank_manager_cannot_manage_users(client, make):
     response = submit(client, "/bank/users/new", manager_form(), form_page="/bank/")
     assert response.status_code == 403
     assert db.session.scalar(sa.select(User).where(User.email == "zhou@bank.example")) is None
+
+
+@pytest.mark.sqlite_only
+def test_lead_inbox_lists_eligible_open_needs_for_bank_users_only(app, client, make):
+    from matchmaker.needs.services import create_need
+    from matchmaker.products.services import create_product
+    from tests.factories import NEED, PRODUCT, login
+
+    bank = make.bank()
+    admin = make.bank_user(bank, role="bank_admin")
+    manager = make.bank_user(bank)
+    create_product(bank, PRODUCT, admin.user)
+    _, owner = make.enterprise()
+    create_need(owner.user, NEED)
+    create_need(owner.user, NEED | {"title": "超出额度的大项目", "amount_wan": "5000"})
+    login(client, manager)
+    page = client.get("/bank/leads").get_data(as_text=True)
+    assert NEED["title"] in page and "可抢单" in page
+    assert "超出额度的大项目" not in page
+    other = client.get("/bank/leads?category=5").get_data(as_text=True)
+    assert NEED["title"] not in other
+    assert client.get("/bank/leads?page=abc").status_code == 200
+    client.post("/logout")
+    enterprise_client = app.test_client()
+    login(enterprise_client, owner)
+    assert enterprise_client.get("/bank/leads").status_code == 403

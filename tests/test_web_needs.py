@@ -512,3 +512,22 @@ def test_navigation_follows_the_role(app, make):
             assert link not in page, f"{role} sees {link}"
     anonymous = app.test_client().get("/products").get_data(as_text=True)
     assert 'href="/products"' in anonymous and 'aria-current="page">产品目录' in anonymous
+
+
+@pytest.mark.sqlite_only
+def test_need_page_shows_ranked_matching_products_with_reasons(app, client, make):
+    from matchmaker.needs.services import create_need
+    from matchmaker.products.services import create_product
+    from tests.factories import NEED, PRODUCT, login
+
+    bank = make.bank(name="湖州匹配测试银行")
+    admin = make.bank_user(bank, role="bank_admin")
+    create_product(bank, PRODUCT | {"name": "林权按揭贷"}, admin.user)
+    create_product(bank, PRODUCT | {"name": "不合适的贷款", "max_amount_wan": "50"}, admin.user)
+    _, owner = make.enterprise()
+    need = create_need(owner.user, NEED)
+    login(client, owner)
+    page = client.get(f"/needs/{need.id}").get_data(as_text=True)
+    assert "林权按揭贷" in page and "湖州匹配测试银行" in page
+    assert "绿色分类匹配" in page  # a reason label
+    assert "不合适的贷款" not in page  # ineligible: amount above its range

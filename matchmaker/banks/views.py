@@ -6,7 +6,9 @@ bank's users, whatever id is put in the address (404).
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+import logging
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from matchmaker.accounts.permissions import roles_required
@@ -15,7 +17,11 @@ from matchmaker.banks.forms import ManagerForm
 from matchmaker.banks.services import create_bank_user
 from matchmaker.enums import BANK_ROLES
 from matchmaker.errors import Conflict, InvalidInput
+from matchmaker.reference import codes
 from matchmaker.web.forms import apply_service_errors, parse_codes
+from search.service import leads_for_bank
+
+log = logging.getLogger(__name__)
 
 blueprint = Blueprint("banks", __name__, url_prefix="/bank")
 
@@ -24,6 +30,31 @@ blueprint = Blueprint("banks", __name__, url_prefix="/bank")
 @roles_required(*BANK_ROLES)
 def index():
     return render_template("banks/index.html", bank=current_user.bank)
+
+
+PER_PAGE = 20
+
+
+@blueprint.get("/leads")
+@roles_required(*BANK_ROLES)
+def leads():
+    """线索收件箱: open needs eligible for the bank's products, best match first."""
+    page = request.args.get("page", 1, type=int)
+    page = page if 1 <= page <= 10_000 else 1
+    category = (request.args.get("category") or "").strip() or None
+    if category and codes.category(category) is None:
+        category = None
+    try:
+        rows, total = leads_for_bank(current_user.bank_id, category=category,
+                                     limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
+        search_down = False
+    except Exception:  # the page stays up when the index is unavailable
+        log.exception("lead inbox failed for bank %s", current_user.bank_id)
+        rows, total, search_down = [], 0, True
+    top_categories = [c for c in codes.all_categories() if c.level == 1]
+    return render_template("banks/leads.html", bank=current_user.bank, leads=rows, total=total,
+                           page=page, pages=max(1, -(-total // PER_PAGE)), category=category,
+                           top_categories=top_categories, search_down=search_down)
 
 
 @blueprint.get("/users")

@@ -8,6 +8,8 @@ the finance office); anyone else gets 404, as if it did not exist.
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
@@ -29,7 +31,9 @@ from matchmaker.needs.services import (
     withdraw_need,
 )
 from matchmaker.web.forms import apply_service_errors
+from search.service import matches_for_need
 
+log = logging.getLogger(__name__)
 blueprint = Blueprint("needs", __name__, url_prefix="/needs")
 
 
@@ -92,8 +96,16 @@ def _render_show(need: Need, withdraw_form: WithdrawForm | None = None, status: 
     full = owner or user.role in OFFICE_ROLES  # contact details, claims, history
     if owner and withdraw_form is None and need.status in WITHDRAWABLE_STATUSES:
         withdraw_form = WithdrawForm(formdata=None)
+    matches, search_down = [], False
+    if full:
+        try:
+            matches = matches_for_need(need, limit=10)
+        except Exception:  # the page stays up when the index is unavailable
+            log.exception("matching failed for need %s", need.id)
+            search_down = True
     return render_template(
         "needs/show.html", need=need, enterprise=need.enterprise, owner=owner, full=full,
+        matches=matches, search_down=search_down,
         editable=owner and need.status in EDITABLE_STATUSES,
         withdraw_form=withdraw_form if owner else None,
         revisions=queries.revisions(need.id) if full else [],
