@@ -45,7 +45,7 @@ run: index
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 test: install-dev
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=15
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -150,6 +150,7 @@ def test_delete_without_a_token_is_401(client):
     "Bearer two words",
     "Bearer " + "x" * 5000,
 ])
+@pytest.mark.sqlite_only  # input validation: the same on every backend
 def test_missing_or_bad_authorization_is_401_json(client, make, header):
     make.enterprise()
     headers = {} if header is None else {"Authorization": header}

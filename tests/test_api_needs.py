@@ -198,6 +198,7 @@ def test_every_missing_required_field_is_named(client, tokens):
     ("deadline", 20250101), ("deadline", "2025-01-01T08:00:00"), ("deadline", "x" * 100_000),
     ("publish", "false"), ("publish", 0), ("publish", None),
 ])
+@pytest.mark.sqlite_only  # input validation: the same on every backend
 def test_bad_need_fields_are_422_naming_the_field(client, tokens, field, value):
     response = client.post(URL, json=NEED | {field: value}, headers=tokens("owner"))
     errors = errors_of(response, 422)
@@ -479,6 +480,7 @@ def test_created_date_filters_use_beijing_days(client, people, tokens, make):
     ("per_page=101", "per_page"),
     ("per_page=1.5", "per_page"),
 ])
+@pytest.mark.sqlite_only  # input validation: the same on every backend
 def test_bad_filters_are_422_naming_the_parameter(client, tokens, query, field):
     errors = errors_of(client.get(f"{URL}?{query}", headers=tokens("office")), 422)
     assert set(errors) == {field}, errors
@@ -540,6 +542,7 @@ def test_null_clears_optional_fields_and_an_empty_patch_changes_nothing(client, 
     ("collateral", []), ("purpose", None), ("deadline", "2001-01-01"),
     ("project_investment_wan", "1.00"),  # the merged need: 150.50 asked of a 1.00 project
 ])
+@pytest.mark.sqlite_only  # input validation: the same on every backend
 def test_bad_edits_are_422_and_change_nothing(client, people, tokens, make, field, value):
     need = make.need(people["owner"])
     errors = errors_of(client.patch(f"{URL}/{need.id}", json={field: value},

@@ -59,6 +59,7 @@ def test_need_lifecycle_writes_audit_outbox_and_history(app, make):
     ("description", "x" * 100_000), ("rate_cap", 0), ("deadline", "2020-01-01"),
     ("deadline", "tomorrow"), ("title", 42),
 ])
+@pytest.mark.sqlite_only  # input validation: the same on every backend
 def test_bad_need_input_names_the_field(app, make, field, value):
     _, account = make.enterprise()
     with pytest.raises(InvalidInput) as err:
