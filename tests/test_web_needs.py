@@ -114,7 +114,7 @@ def test_publish_a_need(client, enterprise):
     shanghai = need.published_at.astimezone(ZoneInfo("Asia/Shanghai"))
     assert f"发布于 {shanghai.strftime('%Y-%m-%d %H:%M')}" in page
     assert "暂无银行抢单" in page
-    assert "智能匹配功能即将上线" in page
+    assert "暂无符合条件的产品" in page  # no bank has published a product yet
 
 
 @pytest.mark.sqlite_only
@@ -471,14 +471,13 @@ def test_claims_and_matches_sections(client, make, enterprise):
     _ent, owner = enterprise
     need = make.need(owner)
     bank = make.bank(name="湖州吴兴农村商业银行")
-    make.product(bank, name="竹林福贷")  # covers 4.1 in 330500, but matching is not built yet
+    make.product(bank, name="竹林福贷")  # covers 4.1 in 330500: an eligible match
     login(client, owner)
     response = client.get(f"/needs/{need.id}")
     page = text(response)
     assert "抢单银行" in page and "暂无银行抢单" in page
-    assert "匹配产品" in page and "智能匹配功能即将上线" in page
-    assert "竹林福贷" not in page  # no made-up results
-    # Only a link to browse the catalogue for the need's category and region.
+    assert "匹配产品" in page and "竹林福贷" in page and "湖州吴兴农村商业银行" in page
+    # And a link to browse the catalogue for the need's category and region.
     assert 'href="/products?category=4.1.4&amp;region=330523"' in response.get_data(as_text=True)
 
     db.session.add(Claim(need_id=need.id, bank_id=bank.id, slot=1, status="claimed"))
