@@ -85,6 +85,7 @@ class EmbeddedEngine:
         self._local = threading.local()
         self._stats_lock = threading.Lock()
         self._stats: dict[tuple[str, str], tuple[TextStats, dict[int, ProductDoc]]] = {}
+        self._decoded: dict[int, tuple[str, NeedDoc]] = {}  # id → (stored text, document)
 
     # --- files and connections -----------------------------------------------------------
 
@@ -357,22 +358,34 @@ class EmbeddedEngine:
                     found.append(product.id)
         now = now or utcnow()
         ranked: list[tuple[float, int, int, NeedDoc]] = []  # (score, need id, product id, need)
-        ids = list(candidates)
-        for start in range(0, len(ids), 900):
-            chunk = ids[start:start + 900]
-            rows = conn.execute(f"SELECT id, doc FROM needs WHERE id IN ({_marks(chunk)})",  # noqa: S608
-                                chunk)
-            for need_id, doc_json in rows:
-                need = NeedDoc.from_json(json.loads(doc_json))
-                value, product_id = max(
-                    (total(need, products[pid], stats, with_freshness=True, now=now), -pid)
-                    for pid in candidates[need_id])
-                ranked.append((value, need_id, -product_id, need))
+        for need_id, need in self._need_docs(conn, list(candidates)).items():
+            value, product_id = max(
+                (total(need, products[pid], stats, with_freshness=True, now=now), -pid)
+                for pid in candidates[need_id])
+            ranked.append((value, need_id, -product_id, need))
         ranked.sort(key=lambda r: (-r[0], -r[1]))
         # Reasons only for the page that is shown.
         page = [score(need, products[pid], stats, with_freshness=True, now=now)
                 for _, _, pid, need in ranked[offset:offset + limit]]
         return page, len(ranked)
+
+    def _need_docs(self, conn: sqlite3.Connection, ids: list[int]) -> dict[int, NeedDoc]:
+        """Decoded documents of these needs. Decoding is the costly part, so each stored text
+        is decoded once and kept until the text changes (any writer, any process)."""
+        cache = self._decoded
+        found: dict[int, NeedDoc] = {}
+        for start in range(0, len(ids), 900):
+            chunk = ids[start:start + 900]
+            for need_id, doc_json in conn.execute(
+                    f"SELECT id, doc FROM needs WHERE id IN ({_marks(chunk)})",  # noqa: S608
+                    chunk):
+                cached = cache.get(need_id)
+                if cached is None or cached[0] != doc_json:
+                    cached = cache[need_id] = (doc_json, NeedDoc.from_json(json.loads(doc_json)))
+                found[need_id] = cached[1]
+        if len(cache) > 100_000:  # bounded: keep only what this query used
+            self._decoded = {i: cache[i] for i in found}
+        return found
 
     def need_doc(self, need_id: int) -> NeedDoc | None:
         row = self.conn().execute("SELECT doc FROM needs WHERE id = ?", (need_id,)).fetchone()

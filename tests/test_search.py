@@ -10,7 +10,7 @@ import pytest
 
 from matchmaker.needs import services as needs
 from matchmaker.products import services as products
-from search.service import check, leads_for_bank
+from search.service import check, get_engine, leads_for_bank
 from tests.factories import NEED, PRODUCT, api_token
 
 
@@ -71,3 +71,22 @@ def test_matching_api(app, client, make):
                       headers=api_token(client, manager)).status_code == 422
     assert client.get("/api/v1/leads", headers=api_token(client, owner)).status_code == 403
     assert Decimal(lead["amount_wan"]) == need.amount_wan
+
+
+@pytest.mark.sqlite_only
+def test_inbox_scores_follow_a_rewritten_document(app, make):
+    """Decoded documents are cached between queries; a rewrite must never leave a stale one."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    bank = make.bank()
+    admin = make.bank_user(bank, role="bank_admin")
+    products.create_product(bank, PRODUCT, admin.user)
+    _, owner = make.enterprise()
+    need = needs.create_need(owner.user, NEED)
+    engine = get_engine()
+    fresh = engine.rank_needs(bank.id)[0][0].score
+    doc = engine.need_doc(need.id)
+    engine.upsert_needs([replace(doc, published_at=doc.published_at - timedelta(days=30))])
+    stale = engine.rank_needs(bank.id)[0][0].score
+    assert stale < fresh
