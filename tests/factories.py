@@ -130,3 +130,11 @@ def api_token(client, account: Account) -> dict:
                                                    "password": account.password})
     assert response.status_code == 201, response.get_json()
     return {"Authorization": f"Bearer {response.get_json()['token']}"}
+
+
+def errors_of(response, status: int = 422) -> dict:
+    """The `errors` of an API error answer, after checking its status and shape."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    body = response.get_json()
+    assert set(body) == {"error", "errors"} and body["error"]
+    return body["errors"]

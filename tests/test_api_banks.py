@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from matchmaker.accounts.models import User
 from matchmaker.banks.models import Bank
 from matchmaker.extensions import db
-from tests.factories import PASSWORD, api_token
+from tests.factories import PASSWORD, api_token, errors_of
 
 _n = iter(range(1, 1_000_000))
 
@@ -29,12 +29,6 @@ def new_user(**overrides) -> dict:
     data.update(overrides)
     return data
 
-
-def errors_of(response, status: int) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    body = response.get_json()
-    assert set(body) == {"error", "errors"} and body["error"]
-    return body["errors"]
 
 
 def bank_count() -> int:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from matchmaker.accounts.models import User
 from matchmaker.enterprises.models import Enterprise
 from matchmaker.extensions import db
-from tests.factories import PASSWORD, make_uscc
+from tests.factories import PASSWORD, errors_of, make_uscc
 
 URL = "/api/v1/enterprises"
 _n = iter(range(500_000, 10_000_000))
@@ -31,12 +31,6 @@ def registration(**overrides) -> dict:
 def post_raw(client, body: str, content_type: str = "application/json"):
     return client.post(URL, data=body, content_type=content_type)
 
-
-def errors_of(response, status: int = 422) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    body = response.get_json()
-    assert set(body) == {"error", "errors"} and body["error"]
-    return body["errors"]
 
 
 def enterprise_count() -> int:

@@ -16,18 +16,12 @@ from matchmaker.claims.models import Claim
 from matchmaker.extensions import db
 from matchmaker.needs.models import Need, NeedRevision
 from matchmaker.needs.services import local_today
-from tests.factories import NEED, api_token
+from tests.factories import NEED, api_token, errors_of
 
 URL = "/api/v1/needs"
 CONTACT_FIELDS = {"contact_name", "phone", "email", "uscc", "address"}
 PUBLIC_ENTERPRISE_FIELDS = {"id", "name", "region_code", "industry_code", "size", "env_credit"}
 
-
-def errors_of(response, status: int) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    body = response.get_json()
-    assert set(body) == {"error", "errors"} and body["error"]
-    return body["errors"]
 
 
 def need_count() -> int:

@@ -13,16 +13,10 @@ import sqlalchemy as sa
 from matchmaker.audit.models import AuditLog, OutboxEvent
 from matchmaker.extensions import db
 from matchmaker.products.models import Product
-from tests.factories import PRODUCT, api_token
+from tests.factories import PRODUCT, api_token, errors_of
 
 URL = "/api/v1/products"
 
-
-def errors_of(response, status: int) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    body = response.get_json()
-    assert set(body) == {"error", "errors"} and body["error"]
-    return body["errors"]
 
 
 def product_count() -> int:

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from wtforms import EmailField, PasswordField, SelectField, StringField, TelField
-from wtforms.validators import EqualTo, InputRequired, Length, Optional
+from wtforms import SelectField, StringField, TelField
+from wtforms.validators import InputRequired, Length, Optional
 
+from matchmaker.accounts.forms import NewAccountForm
 from matchmaker.enums import BANK_KINDS, ROLES
 from matchmaker.web.forms import (
     BaseForm,
-    Checked,
-    describe,
-    email_check,
-    password_check,
-    password_hint,
     select_choices,
     strip,
     with_placeholder,
@@ -32,29 +28,12 @@ class BankForm(BaseForm):
                                description=REGION_CODES_HELP)
 
 
-class ManagerForm(BaseForm):
+class ManagerForm(NewAccountForm):
     """A bank user created by the bank's own admin: always a 客户经理."""
 
-    name = StringField("姓名", validators=[InputRequired("请输入姓名"), Length(max=64)],
-                       filters=[strip])
-    email = EmailField("电子邮箱（登录账号）",
-                       validators=[InputRequired("请输入电子邮箱"), Checked(email_check)],
-                       filters=[strip])
     phone = TelField("手机号码（选填）", validators=[Optional(), Length(max=32)], filters=[strip])
     region_codes = StringField("负责地区", filters=[strip],
                                description=REGION_CODES_HELP + "；须在本行服务地区之内")
-    password = PasswordField("初始密码", validators=[InputRequired("请设置初始密码"),
-                                                     Checked(password_check)])
-    confirm = PasswordField(
-        "确认初始密码",
-        validators=[InputRequired("请再次输入初始密码"),
-                    EqualTo("password", message="两次输入的密码不一致")],
-    )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        describe(self.password, password_hint() + "；请通过安全渠道告知本人，并提醒其登录后修改")
-
 
 class BankUserForm(ManagerForm):
     """A bank user created by the finance office: the bank's admin or a 客户经理."""
