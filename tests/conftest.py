@@ -158,6 +158,19 @@ def make(app):
 
 
 @pytest.fixture
+def tokens(client, people):
+    """`tokens(name)`: API headers for `people[name]` (a module's own `people` fixture)."""
+    cache: dict[str, dict] = {}
+
+    def token(name: str) -> dict:
+        if name not in cache:
+            cache[name] = factories.api_token(client, people[name])
+        return cache[name]
+
+    return token
+
+
+@pytest.fixture
 def redis_url() -> str:
     url = os.environ.get("TEST_REDIS_URL")
     if not url:

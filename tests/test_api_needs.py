@@ -16,7 +16,7 @@ from matchmaker.claims.models import Claim
 from matchmaker.extensions import db
 from matchmaker.needs.models import Need, NeedRevision
 from matchmaker.needs.services import local_today
-from tests.factories import NEED, api_token, errors_of
+from tests.factories import NEED, errors_of
 
 URL = "/api/v1/needs"
 CONTACT_FIELDS = {"contact_name", "phone", "email", "uscc", "address"}
@@ -56,18 +56,6 @@ def people(make):
         "manager_b": make.bank_user(bank_b), "office": make.office(),
         "platform_admin": make.platform_admin(),
     }
-
-
-@pytest.fixture
-def tokens(client, people):
-    cache: dict[str, dict] = {}
-
-    def token(name: str) -> dict:
-        if name not in cache:
-            cache[name] = api_token(client, people[name])
-        return cache[name]
-
-    return token
 
 
 def grab(need: Need, bank, slot: int = 1, status: str = "claimed") -> Claim:

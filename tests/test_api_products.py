@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from matchmaker.audit.models import AuditLog, OutboxEvent
 from matchmaker.extensions import db
 from matchmaker.products.models import Product
-from tests.factories import PRODUCT, api_token, errors_of
+from tests.factories import PRODUCT, errors_of
 
 URL = "/api/v1/products"
 
@@ -46,18 +46,6 @@ def people(make):
         "admin_b": make.bank_user(bank_b, role="bank_admin"),
         "enterprise": enterprise, "office": make.office(), "platform_admin": make.platform_admin(),
     }
-
-
-@pytest.fixture
-def tokens(client, people):
-    cache: dict[str, dict] = {}
-
-    def token(name: str) -> dict:
-        if name not in cache:
-            cache[name] = api_token(client, people[name])
-        return cache[name]
-
-    return token
 
 
 @pytest.fixture
