@@ -34,7 +34,7 @@ def _int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
 
 
-def _holidays(raw: str | None) -> tuple[date, ...]:
+def _holidays(raw: str | None, name: str = "HOLIDAYS") -> tuple[date, ...]:
     """`HOLIDAYS=2026-10-01,2026-10-02` — dates on which working-day deadlines do not count."""
     if not raw:
         return ()
@@ -45,7 +45,7 @@ def _holidays(raw: str | None) -> tuple[date, ...]:
             try:
                 days.append(date.fromisoformat(part))
             except ValueError as exc:
-                raise ConfigError(f"HOLIDAYS has a bad date: {part!r}") from exc
+                raise ConfigError(f"{name} has a bad date: {part!r}") from exc
     return tuple(sorted(days))
 
 
@@ -115,6 +115,8 @@ def load(instance_path: str) -> dict:
         "ESCALATION_WORKING_DAYS": _int("ESCALATION_WORKING_DAYS", 3),
         "MANAGER_DAILY_GRAB_LIMIT": _int("MANAGER_DAILY_GRAB_LIMIT", 20),
         "HOLIDAYS": _holidays(os.environ.get("HOLIDAYS")),
+        # 调休: weekend dates that are working days (e.g. the Sunday before National Day).
+        "WORKING_WEEKENDS": _holidays(os.environ.get("WORKING_WEEKENDS"), "WORKING_WEEKENDS"),
         "DISPLAY_TIMEZONE": os.environ.get("DISPLAY_TIMEZONE", "Asia/Shanghai"),
         "API_TOKEN_TTL_HOURS": _int("API_TOKEN_TTL_HOURS", 24 * 7),
         "PASSWORD_MIN_LENGTH": _int("PASSWORD_MIN_LENGTH", 10),

@@ -27,6 +27,7 @@ API_MODULES = (
     "matchmaker.api.products",
     "matchmaker.api.reference",
     "matchmaker.api.matching",
+    "matchmaker.api.claims",
 )
 
 DESCRIPTION = """GreenMatch 绿色金融银企对接平台的 JSON API。

@@ -35,6 +35,7 @@ from matchmaker.api.fields import (
     known_region,
 )
 from matchmaker.claims.models import Claim
+from matchmaker.claims.services import sees_contacts
 from matchmaker.enums import (
     BANK_ROLES,
     COLLATERAL,
@@ -148,10 +149,11 @@ class NeedEnterpriseSchema(BaseSchema):
     size = fields.String(required=True, metadata={"enum": list(ENTERPRISE_SIZES)})
     env_credit = fields.String(required=True, metadata={"enum": list(ENV_CREDIT)})
     uscc = fields.String(metadata={"description": "仅需求方企业与金融办可见"})
-    contact_name = fields.String(metadata={"description": "仅需求方企业与金融办可见"})
-    phone = fields.String(metadata={"description": "仅需求方企业与金融办可见"})
-    email = fields.String(metadata={"description": "仅需求方企业与金融办可见"})
-    address = fields.String(allow_none=True, metadata={"description": "仅需求方企业与金融办可见"})
+    contact_name = fields.String(metadata={"description": "需求方企业、金融办与已抢单的银行可见"})
+    phone = fields.String(metadata={"description": "需求方企业、金融办与已抢单的银行可见"})
+    email = fields.String(metadata={"description": "需求方企业、金融办与已抢单的银行可见"})
+    address = fields.String(allow_none=True,
+                            metadata={"description": "需求方企业、金融办与已抢单的银行可见"})
 
 
 class NeedClaimSchema(BaseSchema):
@@ -159,6 +161,15 @@ class NeedClaimSchema(BaseSchema):
     bank_id = fields.Integer(required=True)
     bank_name = fields.String(required=True)
     status = fields.String(required=True)
+    product_id = fields.Integer(allow_none=True)
+    product_name = fields.String(allow_none=True)
+    manager_name = fields.String(allow_none=True, metadata={"description": "负责的客户经理"})
+    manager_phone = fields.String(allow_none=True)
+    manager_email = fields.String(allow_none=True)
+    assigned_by_office = fields.Boolean(metadata={"description": "金融办派单"})
+    claimed_at = fields.DateTime()
+    contact_due_at = fields.DateTime(allow_none=True, metadata={
+        "description": "被选定后须在此前登记对接"})
 
 
 class NeedSchema(BaseSchema):
@@ -229,14 +240,21 @@ def need_payload(need: Need, user) -> dict:
         "published_at": need.published_at,
         "closed_at": need.closed_at,
     }
+    if sees_contacts(user, need):  # banks that grabbed see how to reach the enterprise
+        data["enterprise"].update(contact_name=enterprise.contact_name, phone=enterprise.phone,
+                                  email=enterprise.email, address=enterprise.address)
     if sees_everything(user, need):
-        data["enterprise"].update(uscc=enterprise.uscc, contact_name=enterprise.contact_name,
-                                  phone=enterprise.phone, email=enterprise.email,
-                                  address=enterprise.address)
+        data["enterprise"]["uscc"] = enterprise.uscc
         data["withdraw_reason"] = need.withdraw_reason
         data["claims"] = [
             {"id": claim.id, "bank_id": claim.bank_id, "bank_name": claim.bank.name,
-             "status": claim.status}
+             "status": claim.status, "product_id": claim.product_id,
+             "product_name": claim.product.name if claim.product else None,
+             "manager_name": claim.manager.name if claim.manager else None,
+             "manager_phone": claim.manager.phone if claim.manager else None,
+             "manager_email": claim.manager.email if claim.manager else None,
+             "assigned_by_office": claim.assigned_by_office, "claimed_at": claim.claimed_at,
+             "contact_due_at": claim.contact_due_at}
             for claim in need.claims
         ]
     return data
@@ -361,7 +379,7 @@ def index(query):
 def show(need_id: int):
     """一条融资需求
 
-    需求方企业与金融办看到全部字段及抢单银行（claims）；银行用户只看到公开字段（不含企业的
+    需求方企业与金融办看到全部字段及抢单银行（claims）；抢了该需求的银行另可见企业联系方式；其他银行用户只看到公开字段（不含企业的
     联系人、电话、邮箱、统一社会信用代码与地址）。无权查看的需求（其他企业的需求、草稿等）一律
     404，与不存在时相同。
     """

@@ -44,6 +44,13 @@ class Claim(db.Model):
     credit_approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     disbursed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lapsed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    # 派单: the office user who assigned the need to this bank.
+    assigned_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    # The sweep's reminder one working day before contact_due_at, sent once.
+    contact_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     approved_amount_wan: Mapped[Decimal | None] = mapped_column(Money)
     approved_rate: Mapped[Decimal | None] = mapped_column(Rate)
     disbursed_amount_wan: Mapped[Decimal | None] = mapped_column(Money)
@@ -52,9 +59,11 @@ class Claim(db.Model):
 
     need = relationship("Need", back_populates="claims")
     bank = relationship("Bank")
-    manager = relationship("User")
+    manager = relationship("User", foreign_keys=[manager_id])
+    assigned_by = relationship("User", foreign_keys=[assigned_by_id])
     product = relationship("Product")
     events = relationship("ClaimEvent", back_populates="claim", order_by="ClaimEvent.id")
+    rating = relationship("Rating", back_populates="claim", uselist=False)
 
     @property
     def status_label(self) -> str:
@@ -79,6 +88,7 @@ class ClaimEvent(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     claim = relationship("Claim", back_populates="events")
+    user = relationship("User")
 
 
 class Rating(db.Model):
@@ -95,3 +105,5 @@ class Rating(db.Model):
     stars: Mapped[int] = mapped_column(sa.SmallInteger)
     comment: Mapped[str | None] = mapped_column(sa.String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    claim = relationship("Claim", back_populates="rating")

@@ -48,6 +48,8 @@ class Need(db.Model):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The sweep's reminder one working day before escalation, sent once.
+    escalation_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     enterprise = relationship("Enterprise")

@@ -10,6 +10,7 @@ from flask import current_app
 
 from matchmaker import validation
 from matchmaker.audit.services import emit, jsonable, record, snapshot
+from matchmaker.claims import states
 from matchmaker.database import utcnow
 from matchmaker.enums import COLLATERAL, NEED_CLOSED, NEED_VISIBLE_TO_BANKS, PURPOSES
 from matchmaker.errors import Conflict, FieldErrors, Forbidden
@@ -29,8 +30,8 @@ FIELDS = ["title", "description", "purpose", "amount_wan", "term_months", "green
 # Model attribute for each input field (the API says green_category; the column has _code).
 ATTRIBUTES = {field: field for field in FIELDS} | {"green_category": "green_category_code"}
 EDITABLE_STATUSES = ("draft", "open")
-WITHDRAWABLE_STATUSES = ("draft", "open", "claimed", "selected", "contacted", "escalated",
-                         "assigned")
+WITHDRAWABLE_STATUSES = tuple(status for status, targets in states.NEED_TRANSITIONS.items()
+                              if "withdrawn" in targets)
 
 
 def local_today() -> date:
@@ -175,7 +176,7 @@ def publish_need(need: Need, user) -> Need:
     if need.status != "draft":
         raise Conflict("只有草稿可以发布", {"status": [need.status_label]})
     clean({}, current=need)  # a draft must still be complete and valid (e.g. its deadline)
-    need.status = "open"
+    states.move(need, "open")
     need.published_at = utcnow()
     record("need.published", "need", need.id, before={"status": "draft"},
            after={"status": "open"}, actor=user)
@@ -193,11 +194,14 @@ def withdraw_need(need: Need, reason: str | None, user) -> Need:
     reason = validation.text(errors, "reason", reason, "撤回原因", 200)
     errors.raise_if_any()
     before = need.status
-    need.status = "withdrawn"
+    now = utcnow()
+    states.move(need, "withdrawn")
+    cancelled = states.cancel_live_claims(need, "企业撤回需求", now)
     need.withdraw_reason = reason
-    need.closed_at = utcnow()
+    need.closed_at = now
     record("need.withdrawn", "need", need.id, before={"status": before},
-           after={"status": "withdrawn", "reason": reason}, actor=user)
+           after={"status": "withdrawn", "reason": reason,
+                  "cancelled_claim_ids": [claim.id for claim in cancelled]}, actor=user)
     emit("need.withdrawn", "need", need.id, {"previous_status": before})
     commit()
     return need
