@@ -1,4 +1,5 @@
-"""Flask CLI: `flask users …`, `flask reference sync`, `flask demo seed`, `flask worker`."""
+"""Flask CLI: `flask users …`, `flask reference sync`, `flask demo seed`, `flask worker`,
+`flask search …`, `flask claims sweep`."""
 
 from __future__ import annotations
 
@@ -148,6 +149,19 @@ def search_check() -> None:
     click.echo("index matches the database")
 
 
+claims_cli = AppGroup("claims", help="The lead workflow.")
+
+
+@claims_cli.command("sweep")
+def claims_sweep() -> None:
+    """Lapse overdue picks, escalate and expire needs, queue reminders (idempotent; the workers
+    run it every 10 minutes)."""
+    from workers.jobs import sweep_claims
+
+    done = sweep_claims()
+    click.echo(", ".join(f"{name}: {count}" for name, count in done.items()))
+
+
 def sa_select_count(model, *where):
     import sqlalchemy as sa
 
@@ -160,3 +174,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(demo_cli)
     app.cli.add_command(worker_command)
     app.cli.add_command(search_cli)
+    app.cli.add_command(claims_cli)

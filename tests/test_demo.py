@@ -262,7 +262,10 @@ def check_demo_data() -> None:
         elif need.status == "withdrawn":
             assert set(statuses) <= {"cancelled"}
         elif need.status == "expired":
-            assert not group or others == ["lapsed"]
+            # A lapsed pick, the other grabs cancelled when the need expired.
+            assert not group or statuses.count("lapsed") == 1, (need.id, statuses)
+            assert set(statuses) <= {"lapsed", "cancelled"}
+            assert all(c.lapsed_at for c in group if c.status == "lapsed")
         else:  # selected, contacted, credit_approved, disbursed, declined
             assert others == [need.status], (need.id, statuses)
             picked = next(c for c in group if c.status == need.status)
@@ -274,6 +277,8 @@ def check_demo_data() -> None:
                 assert picked.disbursed_at <= need.closed_at
             if need.status == "declined":
                 assert picked.decline_reason in enums.DECLINE_REASONS
+                # Nobody left to pick, or the workflow would have reopened the choice.
+                assert len(group) == 1 or picked.decline_reason == "enterprise_gave_up"
         for c in group:
             assert events[c.id] == CLAIM_EVENTS.get(c.status, []), (c.id, c.status)
 

@@ -47,6 +47,7 @@ import sqlalchemy as sa
 
 from matchmaker.accounts.models import User, user_regions
 from matchmaker.banks.models import Bank, BankBranch, bank_regions
+from matchmaker.claims.calendar import WorkingCalendar
 from matchmaker.claims.models import Claim, ClaimEvent, Rating
 from matchmaker.demo import data
 from matchmaker.enterprises.models import Enterprise
@@ -203,14 +204,8 @@ def amount_text(value: Decimal) -> str:
     return f"{value.normalize():f}" if value == value.to_integral() else f"{value:f}"
 
 
-def add_working_days(moment: datetime, days: int) -> datetime:
-    """Move forward `days` working days (Monday to Friday), keeping the time of day."""
-    current = moment
-    while days > 0:
-        current += timedelta(days=1)
-        if current.weekday() < 5:
-            days -= 1
-    return current
+# Working days as the workflow counts them (no holidays configured for the demo).
+add_working_days = WorkingCalendar().add_working_days
 
 
 def _gb11714_check(body: str) -> str:
@@ -304,10 +299,11 @@ class NeedObj:
 
 
 class ClaimObj:
-    __slots__ = ("approved_amount", "approved_rate", "assigned", "bank", "claimed_at",
-                 "contact_due_at", "contacted_at", "credit_approved_at", "decline_reason",
-                 "declined_at", "disbursed_amount", "disbursed_at", "events", "id", "manager",
-                 "need", "note", "product", "selected_at", "slot", "status")
+    __slots__ = ("approved_amount", "approved_rate", "assigned", "bank", "cancel_reason",
+                 "cancelled_at", "claimed_at", "contact_due_at", "contacted_at",
+                 "credit_approved_at", "decline_reason", "declined_at", "disbursed_amount",
+                 "disbursed_at", "events", "id", "lapsed_at", "manager", "need", "note",
+                 "product", "selected_at", "slot", "status")
 
     def __init__(self, need, bank, product, manager, claimed_at, assigned=False):
         self.need, self.bank, self.product, self.manager = need, bank, product, manager
@@ -318,6 +314,7 @@ class ClaimObj:
         self.credit_approved_at = self.disbursed_at = self.declined_at = None
         self.approved_amount = self.approved_rate = self.disbursed_amount = None
         self.decline_reason = None
+        self.lapsed_at = self.cancelled_at = self.cancel_reason = None
         self.note = None
         self.events: list = []
 
@@ -925,6 +922,10 @@ class _Builder:
             assigned_path = assigned_path and count > 0
         elif featured and status == "claimed":
             count = min(3, len(candidates))
+        elif status == "declined":
+            # A decline reopens the choice when other grabbing banks remain (claims.services):
+            # a need that ended declined had nobody else to pick.
+            count = min(1, len(candidates))
         else:
             count = min(len(candidates), rng.choices((1, 2, 3), weights=(25, 30, 45))[0])
         if assigned_path:
@@ -1067,7 +1068,8 @@ class _Builder:
             c.slot = slot
         if status == "withdrawn":
             for c in n.claims:
-                c.status = "cancelled"
+                c.status, c.cancelled_at = "cancelled", t["withdrawn"]
+                c.cancel_reason = "企业撤回需求"
             return
         if (status not in PICKED and status != "expired") or not n.claims:
             return
@@ -1078,7 +1080,12 @@ class _Builder:
         chosen.selected_at = t["selected"]
         chosen.contact_due_at = t["due"]
         if status == "expired":
-            chosen.status = "lapsed"
+            # The pick lapsed, the others were back in the running, then the need expired.
+            chosen.status, chosen.lapsed_at = "lapsed", t["due"]
+            for c in n.claims:
+                if c is not chosen:
+                    c.status, c.cancelled_at = "cancelled", t["expired"]
+                    c.cancel_reason = "需求已过截止日期"
             return
         chosen.status = "selected"
         if status == "selected":
@@ -1255,7 +1262,8 @@ class _Builder:
             "disbursed_at": c.disbursed_at, "declined_at": c.declined_at,
             "approved_amount_wan": c.approved_amount, "approved_rate": c.approved_rate,
             "disbursed_amount_wan": c.disbursed_amount, "decline_reason": c.decline_reason,
-            "note": c.note,
+            "lapsed_at": c.lapsed_at, "cancelled_at": c.cancelled_at,
+            "cancel_reason": c.cancel_reason, "note": c.note,
         } for c in self.claims))
         insert(ClaimEvent, ({
             "id": e.id, "claim_id": e.claim.id, "type": e.type, "amount_wan": e.amount,
