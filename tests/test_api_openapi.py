@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from matchmaker.claims.services import grab
 from tests.factories import api_token
 
 EXPECTED = {
@@ -134,11 +135,14 @@ def callers(client, make) -> tuple[dict, dict]:
     _, enterprise = make.enterprise()
     need = make.need(enterprise)
     product = make.product(bank, bank_admin)
+    manager = make.bank_user(bank)
+    claim = grab(need.id, manager.user)
     json_type = {"Content-Type": "application/json"}
     headers = {role: api_token(client, account) | json_type for role, account in (
         ("admin", make.platform_admin()), ("enterprise", enterprise),
-        ("bank_admin", bank_admin))}
-    return headers, {"bank_id": bank.id, "need_id": need.id, "product_id": product.id}
+        ("bank_admin", bank_admin), ("bank_manager", manager))}
+    return headers, {"bank_id": bank.id, "need_id": need.id, "product_id": product.id,
+                     "claim_id": claim.id}
 
 
 def headers_for(operation: dict, headers: dict) -> dict:
