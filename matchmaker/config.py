@@ -100,6 +100,8 @@ def load(instance_path: str) -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "ELASTICSEARCH_URL": os.environ.get("ELASTICSEARCH_URL") or None,
+        # Index and alias names start with this: several platforms can share one cluster.
+        "ELASTICSEARCH_INDEX_PREFIX": os.environ.get("ELASTICSEARCH_INDEX_PREFIX", "greenmatch"),
         # Mail (SMTP); delivery arrives with the notifications issue.
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", "127.0.0.1"),
         "MAIL_PORT": _int("MAIL_PORT", 25),

@@ -98,6 +98,8 @@ TOKENS_ANALYZER = "greenmatch_tokens"
 
 SETTINGS = {
     "number_of_shards": 1,  # one shard: BM25 statistics are those of the whole corpus
+    # A replica on every other node when there is one (a single-node cluster stays green).
+    "auto_expand_replicas": "0-1",
     "similarity": {SIMILARITY: {"type": "BM25", "k1": BM25_K1, "b": BM25_B}},
     "analysis": {
         # Our jieba tokens joined by spaces (search.tokenizer.analyzed): split on whitespace

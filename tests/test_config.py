@@ -57,3 +57,15 @@ def test_business_numbers_are_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("HOLIDAYS", "2026-13-01")
     with pytest.raises(ConfigError, match="HOLIDAYS"):
         create_app({"INSTANCE_PATH": str(tmp_path)})
+
+
+def test_working_weekends_and_search_prefix_are_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKING_WEEKENDS", "2026-09-27;2026-10-10")
+    monkeypatch.setenv("ELASTICSEARCH_INDEX_PREFIX", "huzhou")
+    app = create_app({"INSTANCE_PATH": str(tmp_path)})
+    assert [d.isoformat() for d in app.config["WORKING_WEEKENDS"]] == ["2026-09-27",
+                                                                        "2026-10-10"]
+    assert app.config["ELASTICSEARCH_INDEX_PREFIX"] == "huzhou"
+    monkeypatch.setenv("WORKING_WEEKENDS", "someday")
+    with pytest.raises(ConfigError, match="WORKING_WEEKENDS"):
+        create_app({"INSTANCE_PATH": str(tmp_path)})
