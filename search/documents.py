@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from matchmaker.claims.states import GRABBABLE_NEED
 from matchmaker.enums import COLLATERAL, ENTERPRISE_SIZES, ENV_CREDIT_RANK
 from matchmaker.reference.codes import category_ancestors, region_ancestors
 from search.tokenizer import tokenize
@@ -19,7 +20,7 @@ COLLATERAL_BITS = {code: 1 << i for i, code in enumerate(COLLATERAL)}
 SIZE_BITS = {code: 1 << i for i, code in enumerate(ENTERPRISE_SIZES)}
 # Statuses in which a need is a lead a bank may grab (with fewer grabs than the cap); an assigned
 # need (派单) belongs to the bank the office chose.
-INBOX_STATUSES = ("open", "claimed", "escalated")
+INBOX_STATUSES = tuple(sorted(GRABBABLE_NEED))
 
 
 def bits(codes, table: dict[str, int]) -> int:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from flask import Flask, current_app
 
+from matchmaker.claims.states import GRABBABLE_NEED
 from matchmaker.extensions import db
 from matchmaker.needs.models import Need
 from matchmaker.products.models import Product
@@ -91,9 +92,6 @@ def matches_for_need(need: Need, limit: int = 10) -> list[dict]:
     return rows
 
 
-CLAIMABLE_STATUSES = ("open", "claimed", "escalated")
-
-
 def leads_for_bank(bank_id: int, *, category: str | None = None, region: str | None = None,
                    min_amount=None, max_amount=None, limit: int = 20,
                    offset: int = 0) -> tuple[list[dict], int]:
@@ -114,7 +112,7 @@ def leads_for_bank(bank_id: int, *, category: str | None = None, region: str | N
             "published_at": need.published_at, "score": match.score,
             "reasons": [r.to_json() for r in match.reasons],
             "claims_count": need.claims_count,
-            "claimable": (need.status in CLAIMABLE_STATUSES and need.claims_count < cap
+            "claimable": (need.status in GRABBABLE_NEED and need.claims_count < cap
                           and bank_id not in need.claimed_bank_ids),
             "product_id": match.product_id, "product_name": product.name if product else "",
         })

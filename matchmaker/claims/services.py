@@ -361,8 +361,10 @@ def record_event(claim: Claim, user, data: dict) -> ClaimEvent:
     if need.status in states.CLOSED_NEED:
         raise Conflict(f"该需求已{need.status_label}，不能再登记进展",
                        {"status": [need.status_label]})
+    if claim.status in states.PICKABLE_CLAIM:
+        raise Conflict("贵行尚未被企业选定，不能登记进展", {"status": [claim.status_label]})
     if claim.status not in states.PICKED_CLAIM:
-        raise Conflict(f"贵行的抢单{claim.status_label}，未被企业选定，不能登记进展",
+        raise Conflict(f"贵行的抢单{claim.status_label}，不能再登记进展",
                        {"status": [claim.status_label]})
     target = kind
     if not states.can_move(states.CLAIM_TRANSITIONS, claim.status, target):
