@@ -176,8 +176,10 @@ def _reopen(need: Need, now: datetime) -> None:
 
 
 def _close(need: Need, status: str, now: datetime) -> None:
+    """The need ends (disbursed, declined): the other grabs end with it."""
     states.move(need, status)
     need.closed_at = now
+    states.cancel_live_claims(need, "需求已结束", now)
 
 
 # --- 抢单 ----------------------------------------------------------------------------------------
@@ -359,7 +361,7 @@ def record_event(claim: Claim, user, data: dict) -> ClaimEvent:
     need = _lock_need(claim.need)
     db.session.refresh(claim)
     if need.status in states.CLOSED_NEED:
-        raise Conflict(f"该需求已{need.status_label}，不能再登记进展",
+        raise Conflict(f"该需求{need.status_label}，不能再登记进展",
                        {"status": [need.status_label]})
     if claim.status in states.PICKABLE_CLAIM:
         raise Conflict("贵行尚未被企业选定，不能登记进展", {"status": [claim.status_label]})
@@ -480,7 +482,9 @@ def assign(need: Need, bank_id, user, manager_id=None, note=None) -> Claim:
     now = utcnow()
     claim = Claim(need_id=need.id, bank_id=bank.id, manager_id=manager.id if manager else None,
                   product_id=eligible[0] if eligible else None,
-                  slot=max((c.slot for c in need.claims), default=0) + 1, status="claimed",
+                  # Above the grab slots 1…CAP: 派单 never takes a bank's place in the cap.
+                  slot=max([current_app.config["CLAIM_CAP"], *(c.slot for c in need.claims)]) + 1,
+                  status="claimed",
                   assigned_by_office=True, assigned_by_id=user.id, claimed_at=now, note=note)
     db.session.add(claim)
     db.session.flush()
@@ -672,11 +676,12 @@ def _expire(need_id: int, now: datetime) -> bool:
 
 
 def _contact_reminder_candidates(now: datetime) -> list[int]:
-    # Due within two calendar days is a superset of "within one working day".
+    # Deadlines fall on working days, so once "one working day before" has come the deadline
+    # is at most one working day ahead (holidays included), plus a day when today is a day off.
+    horizon = calendar().add_working_days(now, 1) + timedelta(days=1)
     return list(db.session.scalars(sa.select(Claim.id).where(
         Claim.status == "selected", Claim.contact_reminded_at.is_(None),
-        Claim.contact_due_at > now, Claim.contact_due_at <= now + timedelta(days=4))
-        .order_by(Claim.id)))
+        Claim.contact_due_at > now, Claim.contact_due_at <= horizon).order_by(Claim.id)))
 
 
 def _remind_contact(claim_id: int, now: datetime) -> bool:

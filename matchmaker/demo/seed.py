@@ -1125,6 +1125,10 @@ class _Builder:
         chosen.status = "disbursed"
         chosen.disbursed_at = t["disbursed"]
         chosen.disbursed_amount = disbursed
+        for c in n.claims:  # the other grabs end with the need
+            if c is not chosen:
+                c.status, c.cancelled_at = "cancelled", t["disbursed"]
+                c.cancel_reason = "需求已结束"
         self._event(chosen, "disbursed", t["disbursed"], amount=disbursed, rate=rate,
                     note=data.DISBURSE_NOTE.format(amount=amount_text(disbursed), rate=rate))
         self._maybe_rate(n, chosen, 0.55 if n.enterprise is not self.featured_enterprise else 1)
