@@ -74,13 +74,14 @@ def register_blueprints(app: Flask) -> None:
     from matchmaker.accounts.views import blueprint as accounts
     from matchmaker.api import init_api
     from matchmaker.banks.views import blueprint as banks
+    from matchmaker.claims.views import blueprint as claims
     from matchmaker.enterprises.views import blueprint as enterprises
     from matchmaker.needs.views import blueprint as needs
     from matchmaker.office.views import blueprint as office
     from matchmaker.products.views import blueprint as products
     from matchmaker.web.views import blueprint as web
 
-    for blueprint in (web, accounts, enterprises, office, banks, needs, products):
+    for blueprint in (web, accounts, enterprises, office, banks, needs, products, claims):
         app.register_blueprint(blueprint)
     init_api(app)
 

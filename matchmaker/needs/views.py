@@ -90,7 +90,12 @@ def mine():
                            counts=queries.status_counts(enterprise_id))
 
 
-def _render_show(need: Need, withdraw_form: WithdrawForm | None = None, status: int = 200):
+def _render_show(need: Need, withdraw_form: WithdrawForm | None = None, status: int = 200,
+                 **workflow_forms):
+    """The need's page; `workflow_forms` (cancel_form, rating_form, rating_claim_id) carry a
+    lead-workflow form back with its errors (see `matchmaker.claims.views`)."""
+    from matchmaker.claims.views import need_claims_context
+
     user = _user()
     owner = owns(user, need)
     full = owner or user.role in OFFICE_ROLES  # contact details, claims, history
@@ -109,6 +114,7 @@ def _render_show(need: Need, withdraw_form: WithdrawForm | None = None, status: 
         editable=owner and need.status in EDITABLE_STATUSES,
         withdraw_form=withdraw_form if owner else None,
         revisions=queries.revisions(need.id) if full else [],
+        **need_claims_context(need, user, **workflow_forms),
     ), status
 
 
