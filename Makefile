@@ -6,13 +6,14 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint install install-dev db seed index worker clean help
+.PHONY: run test lint install install-dev db seed index worker bench clean help
 
 help:
 	@echo "make run     set up and start the platform on http://$(HOST):$(PORT) with demo data"
 	@echo "make test    run the whole test suite"
 	@echo "make lint    ruff"
 	@echo "make worker  an RQ worker (needs REDIS_URL)"
+	@echo "make bench   speed figures → BENCHMARKS.md (BENCH_SCALE=city for a quick run)"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -52,6 +53,11 @@ lint: install-dev
 
 worker: install
 	$(FLASK) worker
+
+# Seeds its own instance (bench/.instance-<scale>), never instance/. BENCH_SCALE=city is quick.
+BENCH_SCALE ?= province
+bench: install
+	BENCH_SCALE=$(BENCH_SCALE) $(BIN)/python -m bench --scale $(BENCH_SCALE) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache test-artifacts

@@ -69,7 +69,9 @@ def branch_regions(bank_ids: Iterable[int] | None = None) -> dict[int, tuple[str
     return {bank: tuple(sorted(regions)) for bank, regions in found.items()}
 
 
-def product_docs(product_ids: Iterable[int] | None = None) -> list[ProductDoc]:
+def product_docs(product_ids: Iterable[int] | None = None,
+                 service: bool = True) -> list[ProductDoc]:
+    """Documents of products; `service=False` skips the banks' service records (all default)."""
     query = sa.select(Product, Bank.name, Bank.active).join(Bank, Bank.id == Product.bank_id)
     ids = None if product_ids is None else list(product_ids)
     if ids is not None:
@@ -90,7 +92,7 @@ def product_docs(product_ids: Iterable[int] | None = None) -> list[ProductDoc]:
                                             .where(product_regions.c.product_id.in_(chunk))):
             regions[pid].append(code)
     bank_ids = {product.bank_id for product, _, _ in rows}
-    service = bank_service_scores(bank_ids)
+    service = bank_service_scores(bank_ids) if service else {}
     branches = branch_regions(bank_ids)
     return [
         ProductDoc(

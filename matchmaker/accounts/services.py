@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
+from sqlalchemy.orm import contains_eager
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from matchmaker.accounts.models import ApiToken, User, new_session_token
@@ -144,7 +145,10 @@ def issue_token(user: User) -> tuple[str, datetime]:
 def user_for_token(raw: str) -> User | None:
     if not raw or len(raw) > 200:
         return None
-    token = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _token_digest(raw)))
+    # The token and its user in one round trip: every API request starts here.
+    token = db.session.scalar(
+        sa.select(ApiToken).join(ApiToken.user).options(contains_eager(ApiToken.user))
+        .where(ApiToken.token_hash == _token_digest(raw)))
     now = utcnow()
     if token is None or token.revoked_at is not None or token.expires_at <= now:
         return None

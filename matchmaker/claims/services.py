@@ -140,7 +140,8 @@ def eligible_products(need: Need, bank_id: int) -> list[int]:
     """The bank's active products eligible for the need, best match first."""
     ids = list(db.session.scalars(
         sa.select(Product.id).where(Product.bank_id == bank_id, Product.active.is_(True))))
-    docs = loaders.product_docs(ids) if ids else []
+    # One bank's products: its service record is the same for all, so it is not computed.
+    docs = loaders.product_docs(ids, service=False) if ids else []
     if not docs:
         return []
     matches = rank_products(loaders.need_doc(need), docs, TextStats(d.tokens for d in docs),
@@ -187,26 +188,33 @@ def _close(need: Need, status: str, now: datetime) -> None:
 
 @releases_locks
 def grab(need_id: int, user, product_id: int | None = None, note: str | None = None) -> Claim:
-    """A bank manager grabs a need for the bank (first come, first served, at most CLAIM_CAP)."""
+    """A bank manager grabs a need for the bank (first come, first served, at most CLAIM_CAP).
+
+    The cheap refusals come first, without locks. Then the slot is taken under the need's row
+    lock, which is also where a burst of grabbers queues: each waits in the database (not on
+    the CPU), sees the slots the earlier ones took, and the losers leave at once with 409; only
+    those that will win pay for the eligibility check. The unique slot stays the guard where
+    there are no row locks (SQLite serialises at the first write): a lost race retries.
+    """
     if user is None or user.role != "bank_manager":
         raise Forbidden("只有银行客户经理可以抢单")
     errors = FieldErrors()
     note = _note(errors, note)
     errors.raise_if_any()
     cap = current_app.config["CLAIM_CAP"]
+    need = db.session.get(Need, need_id)
+    if need is None or not can_view(user, need):
+        raise NotFound(NEED_NOT_FOUND)
+    _free_slots(need, user, cap)
     for _attempt in range(cap + GRAB_ATTEMPTS_EXTRA):
-        claim = _try_grab(need_id, user, product_id, note, cap)
+        claim, product_id = _take_slot(need_id, user, product_id, note, cap)
         if claim is not None:
             return claim
     raise Conflict(f"该需求已有{cap}家银行抢单")
 
 
-def _try_grab(need_id: int, user, product_id: int | None, note: str | None,
-              cap: int) -> Claim | None:
-    need = db.session.get(Need, need_id, populate_existing=True)
-    if need is None or not can_view(user, need):
-        raise NotFound(NEED_NOT_FOUND)
-    db.session.expire(need, ["claims"])  # a retry must see the slots taken since the last try
+def _free_slots(need: Need, user, cap: int) -> list[int]:
+    """The grab slots still free, or 409 for why this bank cannot grab the need."""
     if bank_claim(need, user.bank_id) is not None:
         raise Conflict("贵行已抢过该需求，不能重复抢单")
     if need.status not in states.GRABBABLE_NEED:
@@ -216,30 +224,43 @@ def _try_grab(need_id: int, user, product_id: int | None, note: str | None,
     free = [slot for slot in range(1, cap + 1) if slot not in taken]
     if not free:
         raise Conflict(f"该需求已有{cap}家银行抢单")
+    return free
+
+
+def _grab_product(need: Need, bank_id: int, product_id: int | None) -> int:
+    """The product the bank grabs with: the one asked for if eligible, else its best match."""
+    eligible = eligible_products(need, bank_id)
+    if product_id is not None:
+        if product_id not in eligible:
+            raise InvalidInput("所选产品不适用于该需求",
+                               {"product_id": ["该产品不是本行适用于此需求的在售产品"]})
+        return product_id
+    if not eligible:
+        raise InvalidInput("本行没有适用于该需求的在售产品，不能抢单",
+                           {"product_id": ["本行没有适用于该需求的在售产品"]})
+    return eligible[0]
+
+
+def _take_slot(need_id: int, user, product_id: int | None, note: str | None,
+               cap: int) -> tuple[Claim | None, int | None]:
+    """(the claim, the product) — or (None, the product) after a lost race for the slot."""
+    now = utcnow()
+    need = _lock_need(db.session.get(Need, need_id))
+    free = _free_slots(need, user, cap)
+    # What only a bank that may still win needs to know (the losers of a burst are gone).
     if not user.bank.active:
         raise Forbidden("本行已停用，不能抢单")
     coverage = user.region_codes
     if coverage and not any(region_covers(code, need.region_code) for code in coverage):
         raise Forbidden("该需求不在您负责的地区，请联系本行管理员调整负责地区")
-    eligible = eligible_products(need, user.bank_id)
-    if product_id is not None:
-        if product_id not in eligible:
-            raise InvalidInput("所选产品不适用于该需求",
-                               {"product_id": ["该产品不是本行适用于此需求的在售产品"]})
-    elif not eligible:
-        raise InvalidInput("本行没有适用于该需求的在售产品，不能抢单",
-                           {"product_id": ["本行没有适用于该需求的在售产品"]})
-    else:
-        product_id = eligible[0]
-
-    now = utcnow()
-    limit = current_app.config["MANAGER_DAILY_GRAB_LIMIT"]
     # One manager's grabs serialise on the manager's row, so the daily count cannot be raced.
+    # Lock order: the need's row, then the manager's (no other path locks a manager's row).
     db.session.execute(
         sa.select(User.id).where(User.id == user.id).with_for_update(key_share=True))
+    limit = current_app.config["MANAGER_DAILY_GRAB_LIMIT"]
     if grabs_today(user.id, now) >= limit:
-        db.session.rollback()
         raise Conflict(f"您今天已抢单 {limit} 条，达到每日上限，请明天再抢")
+    product_id = _grab_product(need, user.bank_id, product_id)
     claim = Claim(need_id=need.id, bank_id=user.bank_id, manager_id=user.id,
                   product_id=product_id, slot=free[0], status="claimed", claimed_at=now,
                   note=note)
@@ -250,11 +271,7 @@ def _try_grab(need_id: int, user, product_id: int | None, note: str | None,
         db.session.rollback()
         if "bank" in str(exc.orig):
             raise Conflict("贵行已抢过该需求，不能重复抢单") from None
-        return None  # another bank took that slot first: try the next one
-    _lock_need(need)
-    if need.status not in states.GRABBABLE_NEED:  # withdrawn or assigned meanwhile
-        db.session.rollback()
-        raise Conflict("该需求已不能抢单")
+        return None, product_id  # another bank took that slot first: try the next one
     before = need.status
     if need.status != "claimed":
         states.move(need, "claimed")
@@ -264,7 +281,7 @@ def _try_grab(need_id: int, user, product_id: int | None, note: str | None,
            after={"status": need.status, "slot": claim.slot, "product_id": product_id})
     _emit("claim.created", claim)
     commit()
-    return claim
+    return claim, product_id
 
 
 # --- the enterprise's choice ---------------------------------------------------------------------

@@ -1,0 +1,154 @@
+"""bench/results.json (machine-readable, merged across runs) and BENCHMARKS.md (for people)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from matchmaker.config import PROJECT_ROOT
+
+RESULTS = PROJECT_ROOT / "bench" / "results.json"
+MARKDOWN = PROJECT_ROOT / "BENCHMARKS.md"
+FORMAT = 1
+
+
+def load(path: Path = RESULTS) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return {"format": FORMAT, "figures": {}}
+    if data.get("format") != FORMAT or not isinstance(data.get("figures"), dict):
+        return {"format": FORMAT, "figures": {}}
+    return data
+
+
+def merge(previous: dict, run: dict, figures: dict[str, dict], order: list[str]) -> dict:
+    """The new results: this run's figures replace theirs; the others keep their old entries
+    (each stamped with its own date, scale and machine). Registry order first, then leftovers."""
+    merged = dict(previous.get("figures", {}))
+    merged.update(figures)
+    ordered = {name: merged[name] for name in order if name in merged}
+    ordered.update({k: v for k, v in merged.items() if k not in ordered})
+    return {"format": FORMAT, "last_run": run, "figures": ordered}
+
+
+def save(data: dict, path: Path = RESULTS) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _number(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if abs(value) >= 1000:
+            return f"{value:,.0f}"
+        if abs(value) >= 100:
+            return f"{value:.1f}"
+        return f"{value:.2f}"
+    return str(value)
+
+
+def _status(met) -> str:
+    return {True: "✅ met", False: "❌ not met", None: "— n/a"}[met]
+
+
+def _machine_line(machine: dict) -> str:
+    return (f"{machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, "
+            f"{_number(machine.get('ram_gb'))} GB RAM; {machine.get('os', '?')}; "
+            f"Python {machine.get('python', '?')}, SQLite {machine.get('sqlite', '?')}")
+
+
+def render(data: dict) -> str:
+    run = data.get("last_run", {})
+    figures = data.get("figures", {})
+    lines = [
+        "# GreenMatch benchmarks",
+        "",
+        "Written by `make bench` (`python -m bench`); do not edit by hand. "
+        "Machine-readable: `bench/results.json`.",
+        "",
+    ]
+    if run:
+        lines += [
+            f"- **Last run:** {run.get('date', '?')}, scale **{run.get('scale', '?')}**"
+            + (f" ({run['dataset']})" if run.get("dataset") else "")
+            + (f", figures: {', '.join(run.get('figures', []))}" if run.get("figures") else ""),
+            f"- **Machine:** {_machine_line(run.get('machine', {}))}",
+            "",
+        ]
+    lines += ["## Summary", "",
+              "| Figure | Measured | Target | Status | Scale | Date |",
+              "|---|---|---|---|---|---|"]
+    for name, fig in figures.items():
+        if fig.get("skipped"):
+            lines.append(f"| `{name}` | skipped | "
+                         f"{'; '.join(t['text'] for t in fig.get('targets', []))} | — skipped | "
+                         f"{fig.get('scale', '?')} | {fig.get('date', '?')} |")
+            continue
+        for check in fig.get("checks", []) or [{"text": "—", "measured": None, "met": None}]:
+            measured = check.get("measured")
+            unit = check.get("unit", "")
+            shown = f"{_number(measured)} {unit}".strip() if measured is not None else "—"
+            lines.append(f"| `{name}` | {check.get('metric', '')} = {shown} | {check['text']} | "
+                         f"{_status(check.get('met'))} | {fig.get('scale', '?')} | "
+                         f"{fig.get('date', '?')} |")
+    lines.append("")
+    for name, fig in figures.items():
+        lines += _figure_section(name, fig, run)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _figure_section(name: str, fig: dict, run: dict) -> list[str]:
+    lines = [f"## `{name}` — {fig.get('title', '')}", ""]
+    if fig.get("description"):
+        lines += [fig["description"], ""]
+    stamp = f"Measured {fig.get('date', '?')} at scale **{fig.get('scale', '?')}**"
+    if fig.get("machine") and fig.get("machine") != run.get("machine"):
+        stamp += f" on {_machine_line(fig['machine'])}"
+    if fig.get("seconds") is not None:
+        stamp += f" (took {fig['seconds']:.1f} s"
+        load = fig.get("load_avg") or []
+        if len(load) == 2 and None not in load:
+            stamp += f"; 1-min load average {load[0]:.2f} → {load[1]:.2f}"
+        stamp += ")"
+    lines += [stamp + ".", ""]
+    if fig.get("skipped"):
+        lines += [f"**Skipped:** {fig['skipped']}", ""]
+        return lines
+    if fig.get("checks"):
+        lines += ["| Target | Measured | Status |", "|---|---|---|"]
+        for check in fig["checks"]:
+            lines.append(f"| {check['text']} | {_number(check.get('measured'))} "
+                         f"{check.get('unit', '')} | {_status(check.get('met'))} |")
+        lines.append("")
+    if fig.get("latencies"):
+        lines += ["| Latency (ms) | n | mean | p50 | p95 | p99 | min | max |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for label, s in fig["latencies"].items():
+            lines.append(f"| {label} | {s.get('n', 0)} | " + " | ".join(
+                _number(s.get(k)) for k in ("mean_ms", "p50_ms", "p95_ms", "p99_ms", "min_ms",
+                                            "max_ms")) + " |")
+        lines.append("")
+    other = {k: v for k, v in fig.get("metrics", {}).items()
+             if k not in {c.get("metric") for c in fig.get("checks", [])}}
+    if other:
+        lines += ["| Metric | Value |", "|---|---|"]
+        lines += [f"| {k} | {_number(v)} |" for k, v in other.items()]
+        lines.append("")
+    for warning in fig.get("warnings", []):
+        lines.append(f"> ⚠️ {warning}")
+    if fig.get("warnings"):
+        lines.append("")
+    for note in fig.get("notes", []):
+        lines.append(f"- {note}")
+    if fig.get("notes"):
+        lines.append("")
+    return lines
+
+
+def write_markdown(data: dict, path: Path = MARKDOWN) -> None:
+    path.write_text(render(data), encoding="utf-8")

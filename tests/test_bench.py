@@ -1,0 +1,139 @@
+"""The benchmark harness (bench/): report rendering and one cheap figure on the test app.
+
+Structure only: speed targets are `make bench`'s business, never the test suite's.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import pytest
+
+from bench import Result, Target, load_figures, report
+from bench.run import Context, run_figure
+from bench.stats import percentile, summarize
+
+MACHINE = {"cpu": "Test CPU", "cores": 2, "ram_gb": 24.0, "os": "Linux", "python": "3.11",
+           "sqlite": "3.40"}
+
+
+def fake_entry(name: str, p95: float | None, date: str, scale: str = "city",
+               skipped: str | None = None) -> dict:
+    target = Target("p95_ms", "<=", 20, "p95 ≤ 20 ms", "ms")
+    metrics = {} if p95 is None else {"p95_ms": p95, "extra_count": 7}
+    return {
+        "name": name, "title": f"Title of {name}", "unit": "ms", "description": "What it does.",
+        "date": date, "scale": scale, "machine": MACHINE, "seconds": 1.5,
+        "targets": [target.to_json()],
+        "checks": [] if skipped else [target.to_json() | {"measured": p95,
+                                                           "met": target.check(metrics)}],
+        "met": None if skipped else target.check(metrics), "metrics": metrics,
+        "latencies": {} if skipped else {"warm": summarize([0.001, 0.002, 0.003])},
+        "notes": ["a note"], "warnings": ["a warning"] if p95 and p95 > 20 else [],
+        "skipped": skipped, "failed": False,
+    }
+
+
+def test_percentiles_match_statistics_quantiles():
+    values = [float(v) for v in (5, 1, 9, 3, 7, 2, 8, 4, 6, 10, 30, 11)]
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    for p in (50, 95, 99):
+        assert percentile(values, p) == pytest.approx(cuts[p - 1])
+    summary = summarize([0.001, 0.003])
+    assert summary["n"] == 2 and summary["p50_ms"] == pytest.approx(2.0)
+    assert set(summary) == {"n", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "min_ms", "max_ms"}
+
+
+def test_targets_check_their_metric():
+    target = Target("speedup", ">=", 10, "≥ 10×", "×")
+    assert target.check({"speedup": 12.0}) is True
+    assert target.check({"speedup": 9.9}) is False
+    assert target.check({}) is None
+
+
+def test_merge_keeps_other_figures_and_render_shows_each(tmp_path: Path):
+    old = {"format": report.FORMAT, "figures": {
+        "alpha": fake_entry("alpha", 30.0, "2026-01-01 10:00:00 UTC", scale="province"),
+        "gamma": fake_entry("gamma", None, "2026-01-01 10:00:00 UTC", skipped="no PostgreSQL"),
+    }}
+    path = tmp_path / "results.json"
+    report.save(old, path)
+    run = {"date": "2026-02-02 09:00:00 UTC", "scale": "city", "figures": ["beta"],
+           "machine": MACHINE, "dataset": "city data"}
+    data = report.merge(report.load(path), run,
+                        {"beta": fake_entry("beta", 12.5, "2026-02-02 09:00:00 UTC")},
+                        order=["beta", "alpha", "gamma"])
+    assert list(data["figures"]) == ["beta", "alpha", "gamma"]
+    # The figure that did not run keeps its own date and scale.
+    assert data["figures"]["alpha"]["date"] == "2026-01-01 10:00:00 UTC"
+    assert data["figures"]["alpha"]["scale"] == "province"
+    report.save(data, path)
+    assert report.load(path) == data
+
+    text = report.render(data)
+    assert text.startswith("# GreenMatch benchmarks")
+    assert "Test CPU, 2 cores, 24.00 GB RAM" in text
+    for name in ("beta", "alpha", "gamma"):
+        assert f"## `{name}` — Title of {name}" in text
+    assert "| `beta` | p95_ms = 12.50 ms | p95 ≤ 20 ms | ✅ met | city |" in text
+    assert "| `alpha` | p95_ms = 30.00 ms | p95 ≤ 20 ms | ❌ not met | province |" in text
+    assert "**Skipped:** no PostgreSQL" in text
+    assert "| warm | 3 |" in text and "| extra_count | 7 |" in text
+    assert "> ⚠️ a warning" in text
+
+
+def test_load_tolerates_missing_or_foreign_files(tmp_path: Path):
+    assert report.load(tmp_path / "absent.json") == {"format": report.FORMAT, "figures": {}}
+    (tmp_path / "bad.json").write_text("not json")
+    assert report.load(tmp_path / "bad.json")["figures"] == {}
+
+
+def test_registry_names_targets_and_units():
+    figures = load_figures()
+    for name in ("need_to_products", "lead_inbox", "reindex", "search_visibility",
+                 "claim_contention"):
+        assert name in figures
+        assert figures[name].targets and figures[name].unit
+    assert figures["claim_contention"].needs == "none"
+
+
+class AppContext(Context):
+    """A Context whose app is the test app (the figure opens its own app context on it)."""
+
+    def __init__(self, app):
+        super().__init__(scale="test")
+        self.app = app
+
+    def create_app(self, instance=None, **overrides):
+        return self.app
+
+
+@pytest.mark.sqlite_only
+def test_need_to_products_figure_runs_on_a_small_dataset(app, make):
+    bank = make.bank()
+    admin = make.bank_user(bank, role="bank_admin")
+    make.product(bank, admin)
+    make.product(bank, admin, name="绿色林业贷", max_amount_wan="500.00")
+    other = make.bank()
+    make.product(other, green_categories=["4"], collateral=["credit"])
+    _, account = make.enterprise()
+    for amount in ("50.00", "150.50", "180.00"):
+        make.need(account, amount_wan=amount)
+
+    figure = load_figures()["need_to_products"]
+    result = figure.func(AppContext(app), sample_size=3, baseline_size=3, warmup=1)
+    assert isinstance(result, Result) and result.skipped is None
+    assert result.metrics["sample_needs"] == 3 and result.metrics["baseline_needs"] == 3
+    assert result.metrics["products"] == 3
+    assert result.metrics["same_top_result"] == 3  # engine and naive scan agree
+    assert result.metrics["needs_without_matches"] == 0
+    assert result.metrics["speedup"] > 0
+    for summary in result.latencies.values():
+        assert summary["n"] and summary["p50_ms"] <= summary["p95_ms"] <= summary["p99_ms"]
+
+    entry = run_figure(figure, AppContext(app), MACHINE)
+    assert entry["name"] == "need_to_products" and entry["scale"] == "test"
+    assert [c["metric"] for c in entry["checks"]] == ["p95_ms", "speedup"]
+    assert all(c["met"] in (True, False) for c in entry["checks"])
+    assert entry["failed"] is False and entry["date"]
