@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+import sqlalchemy as sa
 
 from matchmaker.claims.models import Claim
 from matchmaker.extensions import db
@@ -235,3 +236,18 @@ def test_grab_needs_an_eligible_product_and_coverage(client, tokens, people, mak
                           headers=api_token(client, elsewhere))
     assert outside.status_code == 403
     assert "负责的地区" in outside.get_json()["error"]
+
+
+def test_a_product_change_is_seen_by_the_next_grab(client, tokens, people, make):
+    """Grabs reuse each bank's product documents until a product changes."""
+    from matchmaker.products.models import Product
+    from matchmaker.products.services import update_product
+    from tests.factories import PRODUCT
+
+    solar = make.need(people["owner"], green_category="3.2.2", title="屋顶分布式光伏")
+    assert "product_id" in errors_of(grab(client, tokens, "manager_0", solar.id))
+    bank = people["banks"][0]
+    product = db.session.scalar(sa.select(Product).where(Product.bank_id == bank.id))
+    update_product(product, PRODUCT | {"green_categories": ["4.1", "3.2"]},
+                   people["admin_0"].user)
+    assert grab(client, tokens, "manager_0", solar.id).status_code == 201

@@ -31,9 +31,10 @@ def _safe(url: sa.engine.URL) -> str:
         "PostgreSQL database (BENCH_DATABASE_URL, default "
         "postgresql://postgres@127.0.0.1:5432/greenmatch_bench, created and dropped by the "
         "harness), 50 banks each with a manager and an eligible product. Each round publishes "
-        "a new need; 50 client threads on loopback, released together by a barrier, send "
-        "`POST /api/v1/needs/{id}/claims` with their manager's token. Latency is from the "
-        "release to the response; an error is any answer other than 201 or 409."),
+        "a new need; a client on loopback opens 50 connections, then writes the 50 "
+        "`POST /api/v1/needs/{id}/claims` requests (each with its manager's token) at once from "
+        "one event loop. Latency is from that instant to each response; an error is any answer "
+        "other than 201 or 409."),
 )
 def claim_contention(ctx, banks: int = 50, rounds: int = 20) -> Result:
     return _with_database(ctx, banks, lambda app, url, people: _contend_http(
@@ -357,8 +358,7 @@ class _Probe:
 
 
 def _contend_http(ctx, app, url: str, people: dict, banks: int, rounds: int) -> Result:
-    import http.client
-    import json
+    import asyncio
     import socket
     import subprocess
     import sys
@@ -395,49 +395,44 @@ def _contend_http(ctx, app, url: str, people: dict, banks: int, rounds: int) -> 
         statuses: collections.Counter[int] = collections.Counter()
         bad_rounds: list[str] = []
         round_walls: list[float] = []
-        lock = threading.Lock()
 
-        def post(token: str, path: str, barrier: threading.Barrier, release: list) -> None:
-            body = json.dumps({})
-            try:
-                barrier.wait(timeout=60)
-            except threading.BrokenBarrierError:
-                return
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            status = 0
-            try:
-                conn.request("POST", path, body, {"Authorization": f"Bearer {token}",
-                                                  "Content-Type": "application/json"})
-                response = conn.getresponse()
-                response.read()
-                status = response.status
-            except OSError:
-                status = -1
-            finally:
-                conn.close()
-            elapsed = time.perf_counter() - release[0]
-            with lock:
-                latencies.append(elapsed)
-                statuses[status] += 1
+        async def burst(path: str) -> tuple[list[float], list[int]]:
+            """All connections open first; then every request is written at once and each
+            answer timed from that instant (one event loop: no client threads to wake)."""
+            body = b"{}"
+            streams = [await asyncio.open_connection("127.0.0.1", port) for _ in tokens]
+            requests = [(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+                         ).encode() + body for token in tokens]
+
+            async def answer(reader, writer) -> tuple[float, int]:
+                try:
+                    status_line = await asyncio.wait_for(reader.readline(), timeout=60)
+                    await asyncio.wait_for(reader.read(), timeout=60)
+                    status = int(status_line.split()[1]) if status_line else -1
+                except (TimeoutError, OSError, ValueError, IndexError):
+                    status = -1
+                finally:
+                    writer.close()
+                return time.perf_counter() - released, status
+
+            released = time.perf_counter()
+            for (_reader, writer), request in zip(streams, requests, strict=True):
+                writer.write(request)
+            outcomes = await asyncio.gather(*(answer(r, w) for r, w in streams))
+            return [t for t, _ in outcomes], [status for _, status in outcomes]
 
         for number in range(rounds + 1):  # round 0 warms the workers up and is not counted
             with app.app_context():
                 need_id = make.need(enterprise).id
                 db.session.remove()
             path = f"/api/v1/needs/{need_id}/claims"
-            barrier = threading.Barrier(banks + 1)
-            release: list[float] = []
             before = dict(statuses), len(latencies)
-            threads = [threading.Thread(target=post, args=(t, path, barrier, release),
-                                        daemon=True) for t in tokens]
-            for thread in threads:
-                thread.start()
-            time.sleep(0.05)  # every thread parked at the barrier
-            release.append(time.perf_counter())
-            barrier.wait(timeout=60)
-            for thread in threads:
-                thread.join(timeout=120)
-            round_walls.append(time.perf_counter() - release[0])
+            times, codes = asyncio.run(burst(path))
+            latencies.extend(times)
+            statuses.update(codes)
+            round_walls.append(max(times))
             with app.app_context():
                 rows = db.session.execute(sa.select(Claim.slot, Claim.bank_id)
                                           .where(Claim.need_id == need_id)).all()

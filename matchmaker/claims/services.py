@@ -136,16 +136,39 @@ def escalation_deadline(need: Need) -> datetime | None:
                                        current_app.config["ESCALATION_WORKING_DAYS"])
 
 
-def eligible_products(need: Need, bank_id: int) -> list[int]:
-    """The bank's active products eligible for the need, best match first."""
+# Per app: bank id → (version, product documents, text statistics). A grab checks the bank's
+# products, which change rarely; one small query tells whether the cached copy is current.
+BANK_PRODUCTS_KEY = "claims.bank_products"
+BANK_PRODUCTS_MAX = 1024
+
+
+def _bank_products(bank_id: int) -> tuple[list, TextStats | None]:
+    version = tuple(db.session.execute(
+        sa.select(sa.func.count(Product.id), sa.func.max(Product.updated_at), Bank.active)
+        .join(Bank, Bank.id == Product.bank_id)
+        .where(Product.bank_id == bank_id, Product.active.is_(True))
+        .group_by(Bank.active)).first() or ())
+    cache = current_app.extensions.setdefault(BANK_PRODUCTS_KEY, {})
+    cached = cache.get(bank_id)
+    if cached is not None and cached[0] == version:
+        return cached[1], cached[2]
     ids = list(db.session.scalars(
         sa.select(Product.id).where(Product.bank_id == bank_id, Product.active.is_(True))))
     # One bank's products: its service record is the same for all, so it is not computed.
     docs = loaders.product_docs(ids, service=False) if ids else []
+    stats = TextStats(d.tokens for d in docs) if docs else None
+    if len(cache) >= BANK_PRODUCTS_MAX:
+        cache.clear()
+    cache[bank_id] = (version, docs, stats)
+    return docs, stats
+
+
+def eligible_products(need: Need, bank_id: int) -> list[int]:
+    """The bank's active products eligible for the need, best match first."""
+    docs, stats = _bank_products(bank_id)
     if not docs:
         return []
-    matches = rank_products(loaders.need_doc(need), docs, TextStats(d.tokens for d in docs),
-                            limit=len(docs))
+    matches = rank_products(loaders.need_doc(need), docs, stats, limit=len(docs))
     return [match.product_id for match in matches]
 
 

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from matchmaker import validation
 from matchmaker.audit.services import emit, record, snapshot
+from matchmaker.database import utcnow
 from matchmaker.enums import COLLATERAL, ENTERPRISE_SIZES, ENV_CREDIT
 from matchmaker.errors import FieldErrors, Forbidden
 from matchmaker.extensions import db
@@ -131,6 +132,8 @@ def update_product(product: Product, data: dict, actor) -> Product:
     after = snapshot(product, AUDIT_FIELDS)
     if before == after:
         return product
+    # Categories and regions live in other tables: bump the version the index and caches read.
+    product.updated_at = utcnow()
     record("product.updated", "product", product.id, before=before, after=after, actor=actor)
     emit("product.updated", "product", product.id, {"bank_id": product.bank_id})
     commit()
