@@ -35,6 +35,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
+    import matchmaker.notifications.services  # noqa: F401  (outbox consumers: notifications)
     import search.sync  # noqa: F401  (outbox consumers that keep the search index true)
     from matchmaker import models  # noqa: F401  (every table on the metadata)
     from matchmaker.accounts.services import load_user_by_session_token

@@ -102,7 +102,7 @@ def load(instance_path: str) -> dict:
         "ELASTICSEARCH_URL": os.environ.get("ELASTICSEARCH_URL") or None,
         # Index and alias names start with this: several platforms can share one cluster.
         "ELASTICSEARCH_INDEX_PREFIX": os.environ.get("ELASTICSEARCH_INDEX_PREFIX", "greenmatch"),
-        # Mail (SMTP); delivery arrives with the notifications issue.
+        # Mail (SMTP). Off unless MAIL_ENABLED: then every email is a logged, retried delivery.
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", "127.0.0.1"),
         "MAIL_PORT": _int("MAIL_PORT", 25),
         "MAIL_USE_TLS": _bool(os.environ.get("MAIL_USE_TLS")),
@@ -111,6 +111,20 @@ def load(instance_path: str) -> dict:
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
         "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "noreply@greenmatch.local"),
         "MAIL_ENABLED": _bool(os.environ.get("MAIL_ENABLED")),
+        # The site's address as users reach it, for links in emails and webhook bodies.
+        "PUBLIC_URL": os.environ.get("PUBLIC_URL", "http://127.0.0.1:5000"),
+        # Notifications: one email or webhook call waits at most DELIVERY_TIMEOUT_SECONDS; a
+        # failed one is tried again after each interval in turn, then marked failed.
+        "DELIVERY_TIMEOUT_SECONDS": _int("DELIVERY_TIMEOUT_SECONDS", 10),
+        "DELIVERY_LEASE_SECONDS": _int("DELIVERY_LEASE_SECONDS", 60),
+        "DELIVERY_RETRY_INTERVALS": [10, 60, 300, 1800, 7200],
+        "DELIVERY_REQUEUE_AFTER_SECONDS": _int("DELIVERY_REQUEUE_AFTER_SECONDS", 60),
+        # A changed product announces at most this many of the open needs it newly matches.
+        "BACKMATCH_LIMIT": _int("BACKMATCH_LIMIT", 20),
+        # Periodic jobs (run by the scheduler of `flask worker`).
+        "SWEEP_INTERVAL_SECONDS": _int("SWEEP_INTERVAL_SECONDS", 600),
+        "DRAIN_INTERVAL_SECONDS": _int("DRAIN_INTERVAL_SECONDS", 60),
+        "DIGEST_LOCAL_TIME": os.environ.get("DIGEST_LOCAL_TIME", "08:30"),
         # Business rules (DESIGN section 3).
         "CLAIM_CAP": _int("CLAIM_CAP", 3),
         "CONTACT_DEADLINE_WORKING_DAYS": _int("CONTACT_DEADLINE_WORKING_DAYS", 5),

@@ -32,13 +32,15 @@ class PendingJob:
     timeout: int = 60
     job_id: str | None = None
     meta: dict = field(default_factory=dict)
+    retry: tuple[int, ...] = ()  # back-off in seconds between RQ's further tries
 
 
 def after_commit(func: str, *args, queue: str = queues.DEFAULT, timeout: int = 60,
-                 job_id: str | None = None) -> None:
+                 job_id: str | None = None, retry: tuple[int, ...] = ()) -> None:
     """Queue `func(*args)` to run once the current transaction commits. Args must be JSON."""
     pending = db.session.info.setdefault(PENDING_KEY, [])
-    job = PendingJob(func=func, args=tuple(args), queue=queue, timeout=timeout, job_id=job_id)
+    job = PendingJob(func=func, args=tuple(args), queue=queue, timeout=timeout, job_id=job_id,
+                     retry=tuple(retry))
     if job not in pending:
         pending.append(job)
 
@@ -63,7 +65,7 @@ def dispatch(job: PendingJob) -> None:
 
 
 def enqueue(job: PendingJob, redis_url: str):
-    from rq import Queue
+    from rq import Queue, Retry
 
     from workers.connection import redis_connection
     from workers.serializer import SERIALIZER
@@ -72,6 +74,7 @@ def enqueue(job: PendingJob, redis_url: str):
     return queue.enqueue_call(
         func=job.func, args=job.args, timeout=job.timeout, job_id=job.job_id,
         result_ttl=3600, failure_ttl=7 * 24 * 3600,
+        retry=Retry(max=len(job.retry), interval=list(job.retry)) if job.retry else None,
     )
 
 

@@ -45,6 +45,20 @@ def build_worker(app, queue_names: list[str] | None = None) -> AppWorker:
     return worker
 
 
-def run_worker(burst: bool = False, queue_names: list[str] | None = None) -> None:
+def run_worker(burst: bool = False, queue_names: list[str] | None = None,
+               with_periodic: bool = True) -> None:
+    """Work the queues; RQ's scheduler handles retries, ours the periodic jobs (see
+    `workers.scheduler`: one leader however many workers run)."""
+    from workers.scheduler import PeriodicScheduler
+
     app = current_app._get_current_object()
-    build_worker(app, queue_names).work(burst=burst, with_scheduler=True)
+    worker = build_worker(app, queue_names)
+    periodic = None
+    if with_periodic and not burst:
+        periodic = PeriodicScheduler(worker.connection, app.config, name=worker.name)
+        periodic.start()
+    try:
+        worker.work(burst=burst, with_scheduler=True)
+    finally:
+        if periodic is not None:
+            periodic.stop()

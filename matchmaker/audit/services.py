@@ -95,14 +95,19 @@ def emit(topic: str, obj_type: str, obj_id, payload: dict | None = None) -> Outb
 
 
 def _handlers_for(topic: str) -> list[OutboxHandler]:
+    # Wildcard consumers (the search index) first: notifications then read a current index.
     prefix = topic.split(".")[0] + ".*"
-    return OUTBOX_HANDLERS.get(topic, []) + OUTBOX_HANDLERS.get(prefix, [])
+    return OUTBOX_HANDLERS.get(prefix, []) + OUTBOX_HANDLERS.get(topic, [])
 
 
 def drain_outbox(limit: int = 500) -> int:
-    """Process pending rows oldest first, one transaction per row, so that a failing handler
-    undoes only its own row's work. Safe in several workers at once (SKIP LOCKED on PostgreSQL).
+    """Process pending rows oldest first, one transaction per row. Safe in several workers at
+    once (SKIP LOCKED on PostgreSQL). Each handler runs in a savepoint: one that fails undoes
+    only its own work, the others' work stays, and the row is tried again later (every handler
+    is idempotent, so the ones that succeeded do nothing the second time).
     """
+    from workers.dispatch import commit
+
     processed = 0
     failed: list[int] = []  # tried once in this run; the next run tries them again
     while processed < limit:
@@ -117,21 +122,20 @@ def drain_outbox(limit: int = 500) -> int:
         if row is None:
             break
         row_id, topic = row.id, row.topic
-        try:
-            for handler in _handlers_for(topic):
-                handler(row)
-            row.processed_at = utcnow()
-            db.session.commit()
-            processed += 1
-        except Exception as exc:
-            db.session.rollback()
+        errors = []
+        for handler in _handlers_for(topic):
+            try:
+                with db.session.begin_nested():
+                    handler(row)
+            except Exception as exc:
+                log.exception("outbox row %s (%s): %s failed", row_id, topic, handler.__name__)
+                errors.append(f"{handler.__name__}: {type(exc).__name__}: {exc}")
+        if errors:
             failed.append(row_id)
-            log.exception("outbox row %s (%s) failed", row_id, topic)
-            db.session.execute(
-                sa.update(OutboxEvent)
-                .where(OutboxEvent.id == row_id)
-                .values(attempts=OutboxEvent.attempts + 1,
-                        last_error=f"{type(exc).__name__}: {exc}"[:2000])
-            )
-            db.session.commit()
+            row.attempts = (row.attempts or 0) + 1
+            row.last_error = "\n".join(errors)[:2000]
+        else:
+            row.processed_at = utcnow()
+            processed += 1
+        commit()
     return processed
