@@ -43,7 +43,7 @@ index: seed
 
 run: index
 	@echo "GreenMatch: http://$(HOST):$(PORT)  (Ctrl-C to stop)"
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	RUN_PERIODIC_IN_PROCESS=1 $(FLASK) run --host $(HOST) --port $(PORT)
 
 test: install-dev
 	$(BIN)/pytest --durations=15

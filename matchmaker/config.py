@@ -125,6 +125,8 @@ def load(instance_path: str) -> dict:
         "SWEEP_INTERVAL_SECONDS": _int("SWEEP_INTERVAL_SECONDS", 600),
         "DRAIN_INTERVAL_SECONDS": _int("DRAIN_INTERVAL_SECONDS", 60),
         "DIGEST_LOCAL_TIME": os.environ.get("DIGEST_LOCAL_TIME", "08:30"),
+        # Without Redis, run the periodic jobs on a thread of this (single) process: `make run`.
+        "RUN_PERIODIC_IN_PROCESS": _bool(os.environ.get("RUN_PERIODIC_IN_PROCESS")),
         # Business rules (DESIGN section 3).
         "CLAIM_CAP": _int("CLAIM_CAP", 3),
         "CONTACT_DEADLINE_WORKING_DAYS": _int("CONTACT_DEADLINE_WORKING_DAYS", 5),

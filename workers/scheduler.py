@@ -168,3 +168,48 @@ def next_runs(config, now: datetime | None = None) -> dict[str, datetime]:
             today = datetime.combine(local.date(), job.daily_at, zone)
             runs[job.name] = (today if today > local else today + timedelta(days=1)).astimezone(UTC)
     return runs
+
+
+class InProcessScheduler:
+    """Without Redis (`make run`): the same periodic jobs on a thread of the web process, so a
+    laptop demo still lapses picks, escalates needs and drains the outbox. One process only —
+    several gunicorn workers would each run it (harmless, every job is idempotent, but wasted);
+    production runs `flask worker` with Redis instead."""
+
+    def __init__(self, app):
+        self.app = app
+        self.jobs = schedule(app.config)
+        self.zone = ZoneInfo(app.config["DISPLAY_TIMEZONE"])
+        self.done: dict[str, str] = {}
+        self._stop = threading.Event()
+
+    def tick(self, now: datetime | None = None) -> list[str]:
+        from matchmaker.extensions import db
+        from workers.dispatch import resolve
+
+        now = now or datetime.now(UTC)
+        ran = []
+        for job in self.jobs:
+            slot = job.slot(now, self.zone)
+            if slot is None or self.done.get(job.name) == slot:
+                continue
+            self.done[job.name] = slot
+            with self.app.app_context():
+                try:
+                    resolve(job.func)()
+                    ran.append(job.name)
+                except Exception:
+                    log.exception("periodic job %s failed", job.name)
+                finally:
+                    db.session.remove()
+        return ran
+
+    def run(self) -> None:
+        while not self._stop.wait(TICK_SECONDS):
+            self.tick()
+
+    def start(self) -> None:
+        threading.Thread(target=self.run, name="periodic-in-process", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
