@@ -128,3 +128,15 @@ def test_a_failing_consumer_keeps_the_others_work_and_the_row_is_retried(make, m
     db.session.expire_all()
     assert db.session.get(OutboxEvent, row.id).processed_at is not None
     assert len(inbox(market["a1"])) == 1
+
+
+def test_back_matching_announces_at_most_the_limit_best_first(make, market, app):
+    app.config["BACKMATCH_LIMIT"] = 1
+    small = make.need(market["owner"], green_category="3.2.1", collateral=["credit"],
+                      amount_wan="20.00", title="屋顶光伏小项目")
+    large = make.need(market["owner"], green_category="3.2.1", collateral=["credit"],
+                      amount_wan="180.00", title="屋顶分布式光伏电站")
+    make.product(market["bank_a"], name="光伏贷", description="分布式光伏电站建设贷款",
+                 green_categories=["3.2"], collateral=["credit"])
+    announced = [n.need_id for n in inbox(market["a1"])]
+    assert len(announced) == 1 and announced[0] in (small.id, large.id)

@@ -117,13 +117,22 @@ def notify_users(users: Iterable[User], message: Message, key: str) -> int:
     return len(created)
 
 
-def notify_bank_webhook(bank_id: int, message: Message, key: str, data: dict | None = None) -> None:
-    hook = db.session.scalar(sa.select(BankWebhook).where(BankWebhook.bank_id == bank_id,
-                                                         BankWebhook.active.is_(True)))
+def active_webhooks(bank_ids: Iterable[int]) -> dict[int, BankWebhook]:
+    ids = list(set(bank_ids))
+    if not ids:
+        return {}
+    return {hook.bank_id: hook for hook in db.session.scalars(
+        sa.select(BankWebhook).where(BankWebhook.bank_id.in_(ids), BankWebhook.active.is_(True)))}
+
+
+def notify_bank_webhook(bank_id: int, message: Message, key: str, data: dict | None = None,
+                        hook: BankWebhook | None = None) -> None:
+    """A delivery to the bank's webhook if it subscribes to the kind (`hook`: preloaded)."""
+    hook = hook or active_webhooks([bank_id]).get(bank_id)
     if hook is None or message.kind not in (hook.kinds or []):
         return
     dedupe_key = f"webhook:{key}:b{bank_id}"[:160]
-    # The delivery id goes into the body once the row exists; the body is finished in `deliver`.
+    # The delivery id and time are added to the body when it is sent (`delivery.webhook_body`).
     body = {"event": message.kind, "title": message.title, "body": message.body,
             "need_id": message.need_id, "bank_id": bank_id, "url": need_url(message.need_id),
             "data": data or {}}
@@ -216,11 +225,10 @@ def notify_new_lead(need: Need, bank_ids: Iterable[int]) -> int:
     created = 0
     for managers in covering_managers(bank_ids, need.region_code).values():
         created += notify_users(managers, message, f"lead:n{need.id}")
-    for bank_id in set(bank_ids):
-        notify_bank_webhook(bank_id, message, f"lead:n{need.id}",
-                            {"amount_wan": str(need.amount_wan), "term_months": need.term_months,
-                             "green_category": need.green_category_code,
-                             "region_code": need.region_code})
+    data = {"amount_wan": str(need.amount_wan), "term_months": need.term_months,
+            "green_category": need.green_category_code, "region_code": need.region_code}
+    for bank_id, hook in active_webhooks(bank_ids).items():
+        notify_bank_webhook(bank_id, message, f"lead:n{need.id}", data, hook=hook)
     return created
 
 
@@ -258,20 +266,30 @@ def on_product_changed(row) -> None:
     engine = get_engine()
     matches, _ = engine.rank_needs(product.bank_id, max_claims=current_app.config["CLAIM_CAP"],
                                    limit=1_000_000)
-    limit = current_app.config["BACKMATCH_LIMIT"]
-    announced = 0
+    candidates = []
     for match in matches:
-        if announced >= limit:
-            break
         doc = engine.need_doc(match.need_id)
-        if doc is None or not is_eligible(doc, docs[0]):
+        if doc is not None and is_eligible(doc, docs[0]):
+            candidates.append(match.need_id)
+    # Needs this bank has heard of already (all its covering managers hear of a lead together).
+    announced = set(db.session.scalars(
+        sa.select(Notification.need_id).distinct()
+        .join(User, User.id == Notification.user_id)
+        .where(Notification.kind == "new_lead", User.bank_id == product.bank_id,
+               Notification.need_id.in_(candidates)))) if candidates else set()
+    limit = current_app.config["BACKMATCH_LIMIT"]
+    count = 0
+    for need_id in candidates:
+        if count >= limit:
+            break
+        if need_id in announced:
             continue
-        need = db.session.get(Need, match.need_id)
+        need = db.session.get(Need, need_id)
         if need is None or not _grabbable(need) or any(
                 c.bank_id == product.bank_id for c in need.claims):
             continue
         if notify_new_lead(need, [product.bank_id]):
-            announced += 1
+            count += 1
 
 
 def _claim(row) -> tuple[Claim | None, Need | None]:
