@@ -311,3 +311,37 @@ def test_bank_ranking_matches_python(history):
         if stars:
             assert row["average_rating"] == (Decimal(sum(stars)) / len(stars)).quantize(
                 Decimal("0.01"))
+
+
+# --- the API: the same numbers, office only, filters checked ---------------------------------
+
+def test_the_api_reports_the_same_numbers_to_the_office_only(client, make, history):
+    from tests.factories import api_token, errors_of
+
+    office = api_token(client, make.office())
+    query = "?from=2026-04-01&to=2026-06-30&region_code=330500&green_category=4&size=small"
+    got = client.get("/api/v1/stats/summary" + query, headers=office)
+    assert got.status_code == 200
+    want = stats.summary(stats.Filters(start=date(2026, 4, 1), end=date(2026, 6, 30),
+                                       region_code="330500", category="4", size="small"))
+    assert got.json["needs_posted"] == want["needs_posted"]
+    assert got.json["amount_disbursed_wan"] == str(want["amount_disbursed_wan"])
+    assert got.json["claim_rate"] == (None if want["claim_rate"] is None
+                                      else str(want["claim_rate"]))
+    rows = client.get("/api/v1/stats/breakdown?by=month", headers=office).json["items"]
+    assert [r["key"] for r in rows] == [r["key"] for r in stats.breakdown(stats.Filters(),
+                                                                          "month")]
+    banks = client.get("/api/v1/stats/banks", headers=office).json["items"]
+    assert [b["bank_id"] for b in banks] == [b["bank_id"] for b in stats.banks(stats.Filters())]
+
+    assert errors_of(client.get("/api/v1/stats/summary?from=2026-05-01&to=2026-04-01",
+                                headers=office)) == {"to": ["结束日期不能早于开始日期"]}
+    assert "by" in errors_of(client.get("/api/v1/stats/breakdown?by=colour", headers=office))
+    assert "from" in errors_of(client.get("/api/v1/stats/summary?from=2026-13-01",
+                                          headers=office))
+    _, owner = make.enterprise()
+    bank = make.bank()
+    for account in (owner, make.bank_user(bank), make.bank_user(bank, role="bank_admin")):
+        assert client.get("/api/v1/stats/summary",
+                          headers=api_token(client, account)).status_code == 403
+    assert client.get("/api/v1/stats/banks").status_code == 401
