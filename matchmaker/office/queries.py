@@ -29,3 +29,22 @@ def platform_counts() -> dict[str, int]:
         "office_users": count(sa.select(sa.func.count(User.id))
                               .where(User.role.in_(OFFICE_ROLES))),
     }
+
+
+def need_region_choices() -> list[tuple[str, str]]:
+    """Cities and their counties that have needs, for the dashboard's region filter."""
+    from matchmaker.needs.models import Need
+    from matchmaker.reference.codes import region, region_label
+
+    present = sorted(db.session.scalars(sa.select(Need.region_code).distinct()))
+    choices: list[tuple[str, str]] = []
+    seen_cities: set[str] = set()
+    for code in present:
+        city = code[:4] + "00"
+        if city not in seen_cities:
+            seen_cities.add(city)
+            choices.append((city, region_label(city)))
+        if code != city:
+            info = region(code)
+            choices.append((code, "　" + (info.name if info else code)))
+    return choices

@@ -6,7 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 
 from matchmaker.accounts.models import User
@@ -19,14 +28,21 @@ from matchmaker.claims import queries as claim_queries
 from matchmaker.claims import services as claim_services
 from matchmaker.claims import states
 from matchmaker.claims.forms import AssignForm, to_int
-from matchmaker.enums import CLAIM_STATUSES, DECLINE_REASONS, NEED_STATUSES, ROLES
+from matchmaker.enums import (
+    CLAIM_STATUSES,
+    DECLINE_REASONS,
+    ENTERPRISE_SIZES,
+    NEED_STATUSES,
+    ROLES,
+)
 from matchmaker.errors import Conflict, Forbidden, InvalidInput
 from matchmaker.extensions import db
 from matchmaker.needs.models import Need
 from matchmaker.needs.services import can_view
-from matchmaker.office import queries
-from matchmaker.office.forms import OfficeUserForm
+from matchmaker.office import queries, reports, stats
+from matchmaker.office.forms import DashboardFilterForm, OfficeUserForm
 from matchmaker.office.services import create_office_user
+from matchmaker.reference import codes
 from matchmaker.web.filters import local_time
 from matchmaker.web.forms import apply_service_errors, parse_codes
 
@@ -280,3 +296,76 @@ def trail(need_id: int):
     need = _visible_need(need_id)
     return render_template("office/trail.html", need=need,
                            rows=_trail_rows(claim_queries.need_trail(need.id)))
+
+
+# --- dashboard and exports ------------------------------------------------------------------------
+
+def _dashboard_form() -> tuple[DashboardFilterForm, stats.Filters | None]:
+    """The filters from the query string; None when they do not validate (shown in the form)."""
+    form = DashboardFilterForm(request.args)
+    form.region_code.choices = [("", "全部地区"), *queries.need_region_choices()]
+    form.category.choices = [("", "全部大类")] + [
+        (c.code, f"{c.code} {c.name}") for c in codes.all_categories() if c.level == 1]
+    form.bank_id.choices = [("", "全部银行")] + [(str(b.id), b.name)
+                                              for b in bank_queries.all_banks()]
+    form.size.choices = [("", "全部规模"), *ENTERPRISE_SIZES.items()]
+    if request.args and not form.validate():
+        return form, None
+    return form, stats.Filters(
+        start=form.start.data, end=form.end.data, region_code=form.region_code.data or None,
+        category=form.category.data or None,
+        bank_id=int(form.bank_id.data) if form.bank_id.data else None,
+        size=form.size.data or None)
+
+
+@blueprint.get("/dashboard")
+@office_only
+def dashboard():
+    form, filters = _dashboard_form()
+    if filters is None:
+        return render_template("office/dashboard.html", form=form, report=None), 422
+    report = reports.Report.build(filters)
+    sort = request.args.get("sort", "grabs")
+    if sort not in {c.key for c in reports.BANK_COLUMNS}:
+        sort = "grabs"
+    descending = request.args.get("dir", "desc") != "asc"
+    known = sorted((r for r in report.banks if r[sort] is not None), key=lambda r: r[sort],
+                   reverse=descending)
+    report.banks = known + [r for r in report.banks if r[sort] is None]  # blanks last
+    return render_template("office/dashboard.html", form=form, report=report,
+                           reports=reports, sort=sort, descending=descending,
+                           charts=reports.chart_data(report))
+
+
+@blueprint.get("/dashboard/export.xlsx")
+@office_only
+def dashboard_xlsx():
+    _, filters = _dashboard_form()
+    if filters is None:
+        abort(422)
+    body = reports.to_xlsx(reports.Report.build(filters))
+    return _download(body, "绿色金融对接统计.xlsx",
+                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@blueprint.get("/dashboard/<name>.csv")
+@office_only
+def dashboard_csv(name: str):
+    if name not in reports.TABLE_NAMES:
+        abort(404)
+    _, filters = _dashboard_form()
+    if filters is None:
+        abort(422)
+    body = reports.to_csv(reports.Report.build(filters), name)
+    return _download(body, f"{name}.csv", "text/csv; charset=utf-8")
+
+
+def _download(body: bytes, filename: str, mimetype: str):
+    from urllib.parse import quote
+
+    response = make_response(body)
+    response.mimetype = mimetype
+    ascii_name = filename if filename.isascii() else "greenmatch-stats.xlsx"
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}")
+    return response
