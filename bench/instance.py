@@ -64,10 +64,10 @@ def app_overrides(path: Path, **extra) -> dict:
             "REDIS_URL": None, "ELASTICSEARCH_URL": None, **extra}
 
 
-def _flask(path: Path, *args: str, log) -> None:
+def _flask(path: Path, *args: str, log, database_url: str = "") -> None:
     env = dict(os.environ)
     # Empty values (not unset) so that a `.env` cannot point the bench at the user's services.
-    env.update({"INSTANCE_PATH": str(path), "DATABASE_URL": "", "REDIS_URL": "",
+    env.update({"INSTANCE_PATH": str(path), "DATABASE_URL": database_url, "REDIS_URL": "",
                 "ELASTICSEARCH_URL": "", "MATCHMAKER_ENV": "development"})
     command = [sys.executable, "-m", "flask", "--app", "wsgi", *args]
     log(f"  $ INSTANCE_PATH={path.relative_to(PROJECT_ROOT)} flask {' '.join(args)}")
@@ -109,6 +109,50 @@ def ensure_seeded(scale: str, log=print) -> tuple[Path, dict]:
                 seed_seconds=round(time.perf_counter() - started, 1))
     marker_file.write_text(json.dumps(info, indent=2) + "\n")
     return path, info
+
+
+def ensure_seeded_postgres(scale: str, url: str, log=print) -> dict:
+    """The demo at `scale` in the PostgreSQL database `url` (created if missing), reseeded
+    unless the marker beside it (bench/.instance-<scale>-pg) matches the code and the database
+    still holds the data. For figures that measure what a deployment runs on."""
+    import sqlalchemy as sa
+
+    path = BENCH_DIR / f".instance-{scale}-pg"
+    marker_file = path / MARKER
+    wanted = dict(expected_marker(scale), database=sa.engine.make_url(url).database)
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            seeded = conn.execute(sa.text(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'needs'"
+            )).scalar() and conn.execute(sa.text("SELECT count(*) FROM needs")).scalar()
+    except sa.exc.OperationalError:  # no such database yet
+        seeded = False
+    finally:
+        engine.dispose()
+    if marker_file.exists() and seeded:
+        found = json.loads(marker_file.read_text() or "{}")
+        if {k: found.get(k) for k in wanted} == wanted:
+            log(f"reusing the PostgreSQL demo at scale {scale} (seeded {found.get('seeded_at')})")
+            return found
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    admin = sa.create_engine(sa.engine.make_url(url).set(database="postgres"),
+                             isolation_level="AUTOCOMMIT")
+    name = sa.engine.make_url(url).database
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    log(f"seeding PostgreSQL database {name} at scale {scale} …")
+    started = time.perf_counter()
+    _flask(path, "db", "upgrade", log=log, database_url=url)
+    _flask(path, "demo", "seed", "--scale", scale, log=log, database_url=url)
+    info = dict(wanted, seeded_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                seed_seconds=round(time.perf_counter() - started, 1))
+    marker_file.write_text(json.dumps(info, indent=2) + "\n")
+    return info
 
 
 def scratch_copy(path: Path, name: str) -> Path:

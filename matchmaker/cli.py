@@ -162,6 +162,18 @@ def claims_sweep() -> None:
     click.echo(", ".join(f"{name}: {count}" for name, count in done.items()))
 
 
+stats_cli = AppGroup("stats", help="The finance office's statistics.")
+
+
+@stats_cli.command("rebuild")
+def stats_rebuild() -> None:
+    """Recompute the statistics' read model from the needs and claims (after a bulk load or a
+    restore; day to day it follows every change through the outbox)."""
+    from matchmaker.office.facts import rebuild
+
+    click.echo(f"statistics rebuilt for {rebuild():,} published needs")
+
+
 def sa_select_count(model, *where):
     import sqlalchemy as sa
 
@@ -175,3 +187,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(search_cli)
     app.cli.add_command(claims_cli)
+    app.cli.add_command(stats_cli)

@@ -7,13 +7,14 @@ from matchmaker.claims.models import Claim, ClaimEvent, Rating
 from matchmaker.enterprises.models import Enterprise
 from matchmaker.needs.models import Need, NeedRevision
 from matchmaker.notifications.models import Notification
-from matchmaker.office.models import Office
+from matchmaker.office.models import NeedFacts, Office
 from matchmaker.products.models import Product, product_categories, product_regions
 from matchmaker.reference.models import GreenCategory, Industry, Region
 
 __all__ = [
     "ApiToken", "AuditLog", "Bank", "BankBranch", "Claim", "ClaimEvent", "Enterprise",
-    "GreenCategory", "Industry", "Need", "NeedRevision", "Notification", "Office", "OutboxEvent",
+    "GreenCategory", "Industry", "Need", "NeedFacts", "NeedRevision", "Notification", "Office",
+    "OutboxEvent",
     "Product", "Rating", "Region", "User", "bank_regions", "product_categories",
     "product_regions", "user_regions",
 ]

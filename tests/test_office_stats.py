@@ -21,7 +21,7 @@ from matchmaker.claims.models import Claim, Rating
 from matchmaker.database import utcnow
 from matchmaker.extensions import db
 from matchmaker.needs.models import Need
-from matchmaker.office import stats
+from matchmaker.office import facts, stats
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = utcnow()
@@ -212,7 +212,8 @@ def history(app, make):
         owners[enterprise.id] = account.user.id
     banks = [make.bank().id for _ in range(4)]
     records = random_history(rng, enterprises, banks)
-    write(records, owners)
+    write(records, owners)  # straight into the tables, as a bulk load would
+    facts.rebuild()
     return records, banks
 
 
@@ -345,3 +346,40 @@ def test_the_api_reports_the_same_numbers_to_the_office_only(client, make, histo
         assert client.get("/api/v1/stats/summary",
                           headers=api_token(client, account)).status_code == 403
     assert client.get("/api/v1/stats/banks").status_code == 401
+
+
+# --- the read model follows every change through the outbox --------------------------------
+
+def test_the_numbers_follow_the_workflow_as_it_happens(make):
+    import sqlalchemy as sa
+
+    from matchmaker.claims import services as claims
+    from matchmaker.office.models import NeedFacts
+    from workers.jobs import drain_and_repair
+
+    bank = make.bank()
+    manager = make.bank_user(bank)
+    make.product(bank)
+    _, owner = make.enterprise()
+    need = make.need(owner)
+    make.need(owner, publish=False)  # a draft is not posted
+    first = stats.summary(stats.Filters())
+    assert (first["needs_posted"], first["needs_claimed"]) == (1, 0)
+
+    claim = claims.grab(need.id, manager.user)
+    claims.select_claim(need, claim.id, owner.user)
+    claims.record_event(claim, manager.user, {"type": "contacted"})
+    claims.record_event(claim, manager.user,
+                        {"type": "credit_approved", "amount_wan": "120.00", "rate": "4.10"})
+    after = stats.summary(stats.Filters(bank_id=bank.id))
+    assert (after["needs_claimed"], after["needs_credit_approved"]) == (1, 1)
+    assert after["amount_approved_wan"] == Decimal("120.00")
+    assert stats.summary(stats.Filters())["credit_rate"] == Decimal("1.0000")
+    assert stats.summary(stats.Filters())["median_hours_to_first_claim"] is not None
+
+    # A row lost (a consumer failed for good) comes back with the periodic drain.
+    db.session.execute(sa.delete(NeedFacts))
+    db.session.commit()
+    assert stats.summary(stats.Filters())["needs_posted"] == 0
+    drain_and_repair()
+    assert stats.summary(stats.Filters())["needs_credit_approved"] == 1

@@ -20,6 +20,16 @@ def drain_outbox(limit: int = 500) -> int:
     return processed
 
 
+def drain_and_repair(limit: int = 500) -> int:
+    """The periodic safety net: the drain, then the statistics rows a failed consumer left out
+    (an anti-join over all needs: too dear for every commit, cheap once a minute)."""
+    from matchmaker.office.facts import repair
+
+    processed = drain_outbox(limit=limit)
+    repair()
+    return processed
+
+
 def deliver(delivery_id: int) -> str:
     """Send one email or webhook call unless it was sent already."""
     from matchmaker.notifications.delivery import deliver as _deliver

@@ -70,7 +70,7 @@ def schedule(config) -> list[Periodic]:
     return [
         Periodic("sweep_claims", "workers.jobs.sweep_claims", queues.DEFAULT, timeout=600,
                  every=config["SWEEP_INTERVAL_SECONDS"]),
-        Periodic("drain_outbox", "workers.jobs.drain_outbox", queues.SEARCH, timeout=300,
+        Periodic("drain_outbox", "workers.jobs.drain_and_repair", queues.SEARCH, timeout=300,
                  every=config["DRAIN_INTERVAL_SECONDS"]),
         Periodic("send_digests", "workers.jobs.send_digests", queues.NOTIFICATIONS, timeout=600,
                  daily_at=time(hour, minute)),

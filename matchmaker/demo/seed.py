@@ -1295,6 +1295,10 @@ class _Builder:
             "ratings": len(self.ratings),
         }
         statuses = Counter(n.status for n in self.needs)
+        from matchmaker.office import facts
+
+        db.session.flush()
+        facts.refresh_all()
         record("demo.seeded", "database", self.scale,
                after=summary | {"needs_by_status": dict(sorted(statuses.items())),
                                 "reference_time": self.ref.isoformat()})

@@ -32,11 +32,11 @@ def platform_counts() -> dict[str, int]:
 
 
 def need_region_choices() -> list[tuple[str, str]]:
-    """Cities and their counties that have needs, for the dashboard's region filter."""
-    from matchmaker.needs.models import Need
+    """Cities and their counties with published needs, for the dashboard's region filter."""
+    from matchmaker.office.models import NeedFacts
     from matchmaker.reference.codes import region, region_label
 
-    present = sorted(db.session.scalars(sa.select(Need.region_code).distinct()))
+    present = sorted(db.session.scalars(sa.select(NeedFacts.region_code).distinct()))
     choices: list[tuple[str, str]] = []
     seen_cities: set[str] = set()
     for code in present:

@@ -1,4 +1,6 @@
-"""The finance office's numbers, aggregated in SQL (the same queries on SQLite and PostgreSQL).
+"""The finance office's numbers, aggregated in SQL (the same queries on SQLite and PostgreSQL)
+over the read model `NeedFacts` (one row per published need, see `matchmaker.office.facts`), and
+over the claims themselves where one bank's share or the picks are asked for.
 
 Definitions (the dashboard, the API and the exports all read these functions):
 
@@ -23,19 +25,17 @@ Definitions (the dashboard, the API and the exports all read these functions):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import current_app
 
 from matchmaker.banks.models import Bank
 from matchmaker.claims.models import Claim, Rating
 from matchmaker.database import quantize_money, utcnow
-from matchmaker.enterprises.models import Enterprise
 from matchmaker.extensions import db
-from matchmaker.needs.models import Need
+from matchmaker.office.facts import seconds_between
+from matchmaker.office.models import NeedFacts as F
 from matchmaker.reference.codes import region_prefix
 from matchmaker.reference.models import GreenCategory, Industry, Region
 
@@ -52,84 +52,56 @@ class Filters:
     size: str | None = None
 
 
-def _zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
-
-
-def local_bounds(filters: Filters) -> tuple[datetime | None, datetime | None]:
-    """The period as aware UTC instants [start, end) from local dates."""
-    zone = _zone()
-    start = end = None
+def cohort_conditions(filters: Filters) -> list:
+    """WHERE clauses on NeedFacts for the cohort."""
+    conditions = []
     if filters.start:
-        start = datetime.combine(filters.start, time.min, zone)
+        conditions.append(F.local_day >= filters.start.isoformat())
     if filters.end:
-        end = datetime.combine(filters.end + timedelta(days=1), time.min, zone)
-    return start, end
-
-
-def _dialect() -> str:
-    return db.session.get_bind().dialect.name
-
-
-def seconds_between(later, earlier):
-    """`later − earlier` in seconds, as SQL."""
-    if _dialect() == "postgresql":
-        return sa.extract("epoch", later - earlier)
-    return (sa.func.julianday(later) - sa.func.julianday(earlier)) * 86400.0
-
-
-def local_month(column):
-    """'YYYY-MM' of a UTC timestamp in the display time zone, as SQL."""
-    if _dialect() == "postgresql":
-        return sa.func.to_char(sa.func.timezone(current_app.config["DISPLAY_TIMEZONE"], column),
-                               "YYYY-MM")
-    # SQLite has no zones: the zone's offset now (Asia/Shanghai has kept +08:00 since 1991).
-    offset = utcnow().astimezone(_zone()).utcoffset()
-    return sa.func.strftime("%Y-%m", column, f"{int(offset.total_seconds())} seconds")
-
-
-def cohort(filters: Filters):
-    """The ids of the needs in the cohort, as a subquery-able select."""
-    start, end = local_bounds(filters)
-    query = sa.select(Need.id).where(Need.published_at.is_not(None))
-    if start:
-        query = query.where(Need.published_at >= start)
-    if end:
-        query = query.where(Need.published_at < end)
+        conditions.append(F.local_day <= filters.end.isoformat())
     if filters.region_code:
-        prefix = region_prefix(filters.region_code)
-        query = query.where(Need.region_code.startswith(prefix, autoescape=True))
+        conditions.append(F.region_code.startswith(region_prefix(filters.region_code),
+                                                   autoescape=True))
     if filters.category:
-        query = query.where(sa.or_(Need.green_category_code == filters.category,
-                                   Need.green_category_code.startswith(filters.category + ".",
-                                                                       autoescape=True)))
+        conditions.append(F.category_top == filters.category)
     if filters.size:
-        query = query.join(Enterprise, Enterprise.id == Need.enterprise_id).where(
-            Enterprise.size == filters.size)
+        conditions.append(F.size == filters.size)
+    return conditions
+
+
+def _claims(filters: Filters):
+    """The claims on the cohort's needs (of the filtered bank), with the needs' facts beside."""
+    query = (sa.select(Claim.id, Claim.need_id, Claim.bank_id, Claim.assigned_by_office,
+                       Claim.claimed_at, Claim.selected_at, Claim.contact_due_at,
+                       Claim.contacted_at, Claim.credit_approved_at, Claim.approved_amount_wan,
+                       Claim.disbursed_at, Claim.disbursed_amount_wan)
+             .join(F, F.need_id == Claim.need_id)
+             .where(*cohort_conditions(filters)))
+    if filters.bank_id:
+        query = query.where(Claim.bank_id == filters.bank_id)
     return query
 
 
-def _claims(filters: Filters, needs):
-    query = sa.select(Claim).where(Claim.need_id.in_(needs.scalar_subquery()))
-    if filters.bank_id:
-        query = query.where(Claim.bank_id == filters.bank_id)
-    return query.subquery("c")
+def _postgres() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
 
 
-def _median(values_select) -> float | None:
-    """Median of the single column of `values_select` (NULLs dropped), with window functions
-    that both databases have."""
-    values = values_select.subquery("v")
-    column = values.c[0]
-    ranked = sa.select(
-        column.label("value"),
-        sa.func.row_number().over(order_by=column).label("rn"),
-        sa.func.count().over().label("cnt"),
-    ).where(column.is_not(None)).subquery("r")
-    middle = sa.select(sa.func.avg(ranked.c.value)).where(
-        ranked.c.rn.in_([(ranked.c.cnt + 1) // 2, (ranked.c.cnt + 2) // 2]))
-    value = db.session.scalar(middle)
-    return None if value is None else float(value)
+def _median(column, *conditions) -> float | None:
+    """Median of `column` over the rows matching `conditions` (NULLs dropped): PostgreSQL's
+    ordered-set aggregate, or on SQLite (which has none) the middle rows by window functions."""
+    if _postgres():
+        value = db.session.scalar(
+            sa.select(sa.func.percentile_cont(0.5).within_group(column))
+            .where(column.is_not(None), *conditions))
+    else:
+        ranked = sa.select(
+            column.label("value"),
+            sa.func.row_number().over(order_by=column).label("rn"),
+            sa.func.count().over().label("cnt"),
+        ).where(column.is_not(None), *conditions).subquery("r")
+        value = db.session.scalar(sa.select(sa.func.avg(ranked.c.value)).where(
+            ranked.c.rn.in_([(ranked.c.cnt + 1) // 2, (ranked.c.cnt + 2) // 2])))
+    return None if value is None else round(float(value), 1)
 
 
 def _money(value) -> Decimal:
@@ -142,157 +114,10 @@ def _rate(numerator: int, denominator: int) -> Decimal | None:
     return (Decimal(numerator) / Decimal(denominator)).quantize(Decimal("0.0001"))
 
 
-def _outcomes(filters: Filters, needs, group=None):
-    """Per group (or overall): needs posted and requested amount, and the claim outcomes."""
-    claims = _claims(filters, needs)
-    grabbed = sa.and_(claims.c.assigned_by_office.is_(False))
-    columns = [
-        sa.func.count(sa.distinct(Need.id)).label("needs_posted"),
-        sa.func.count(sa.distinct(sa.case((grabbed, claims.c.need_id)))).label("needs_claimed"),
-        sa.func.count(sa.distinct(sa.case((claims.c.assigned_by_office.is_(True),
-                                           claims.c.need_id)))).label("needs_assigned"),
-        sa.func.count(sa.distinct(sa.case((claims.c.contacted_at.is_not(None),
-                                           claims.c.need_id)))).label("needs_contacted"),
-        sa.func.count(sa.distinct(sa.case((claims.c.credit_approved_at.is_not(None),
-                                           claims.c.need_id)))).label("needs_credit_approved"),
-        sa.func.count(sa.distinct(sa.case((claims.c.disbursed_at.is_not(None),
-                                           claims.c.need_id)))).label("needs_disbursed"),
-        sa.func.coalesce(sa.func.sum(sa.case((claims.c.credit_approved_at.is_not(None),
-                                              claims.c.approved_amount_wan))), 0)
-        .label("amount_approved_wan"),
-        sa.func.coalesce(sa.func.sum(sa.case((claims.c.disbursed_at.is_not(None),
-                                              claims.c.disbursed_amount_wan))), 0)
-        .label("amount_disbursed_wan"),
-    ]
-    # Needs repeat once per claim in the join: requested amounts are summed per need apart.
-    query = (sa.select(*columns)
-             .select_from(Need)
-             .join(claims, claims.c.need_id == Need.id, isouter=True)
-             .where(Need.id.in_(needs.scalar_subquery())))
-    requested = (sa.select(sa.func.count(Need.id),
-                           sa.func.coalesce(sa.func.sum(Need.amount_wan), 0))
-                 .where(Need.id.in_(needs.scalar_subquery())))
-    co2 = (sa.select(_co2_share_when_disbursed(claims)).select_from(claims)
-           .join(Need, Need.id == claims.c.need_id))
-    return query, requested, co2, claims
+def _co2(claims):
+    """The 2013 guide's share of a need's reduction financed by each disbursed claim."""
+    from matchmaker.needs.models import Need
 
-
-def summary(filters: Filters) -> dict:
-    needs = cohort(filters)
-    query, requested, co2, claims = _outcomes(filters, needs)
-    row = db.session.execute(query).one()
-    posted, amount_requested = db.session.execute(requested).one()
-    now = utcnow()
-    picks = db.session.execute(
-        sa.select(
-            sa.func.count().label("due"),
-            sa.func.count(sa.case((sa.and_(claims.c.contacted_at.is_not(None),
-                                           claims.c.contacted_at <= claims.c.contact_due_at),
-                                   1))).label("on_time"))
-        .select_from(claims)
-        .where(claims.c.selected_at.is_not(None),
-               sa.or_(claims.c.contacted_at.is_not(None), claims.c.contact_due_at <= now))
-    ).one()
-    first_grab = (sa.select(seconds_between(sa.func.min(claims.c.claimed_at),
-                                            sa.func.min(Need.published_at)) / 3600.0)
-                  .select_from(claims).join(Need, Need.id == claims.c.need_id)
-                  .where(claims.c.assigned_by_office.is_(False))
-                  .group_by(claims.c.need_id))
-    to_credit = (sa.select(seconds_between(sa.func.min(claims.c.credit_approved_at),
-                                           sa.func.min(Need.published_at)) / 86400.0)
-                 .select_from(claims).join(Need, Need.id == claims.c.need_id)
-                 .where(claims.c.credit_approved_at.is_not(None))
-                 .group_by(claims.c.need_id))
-    hours = _median(first_grab)
-    days = _median(to_credit)
-    return {
-        "needs_posted": posted,
-        "amount_requested_wan": _money(amount_requested),
-        "needs_claimed": row.needs_claimed,
-        "claim_rate": _rate(row.needs_claimed, posted),
-        "needs_assigned": row.needs_assigned,
-        "needs_contacted": row.needs_contacted,
-        "picks_due": picks.due,
-        "picks_contacted_on_time": picks.on_time,
-        "contacted_on_time_rate": _rate(picks.on_time, picks.due),
-        "needs_credit_approved": row.needs_credit_approved,
-        "credit_rate": _rate(row.needs_credit_approved, posted),
-        "needs_disbursed": row.needs_disbursed,
-        "amount_approved_wan": _money(row.amount_approved_wan),
-        "amount_disbursed_wan": _money(row.amount_disbursed_wan),
-        "median_hours_to_first_claim": None if hours is None else round(hours, 1),
-        "median_days_to_credit": None if days is None else round(days, 1),
-        "co2_reduction_t": _money(db.session.scalar(co2)),
-    }
-
-
-def _group_key(by: str, filters: Filters):
-    """(SQL key expression, extra joins) for a breakdown."""
-    if by == "category":
-        return sa.func.substr(Need.green_category_code, 1, 1, type_=sa.String), []
-    if by == "month":
-        return local_month(Need.published_at), []
-    if by == "region":
-        if filters.region_code and len(region_prefix(filters.region_code)) >= 4:
-            return Need.region_code, []  # within a city: by county
-        return sa.func.substr(Need.region_code, 1, 4, type_=sa.String) + "00", []  # by city
-    if by == "industry":
-        section = sa.case((Industry.level == 1, Industry.code), else_=Industry.parent_code)
-        return section, [(Enterprise, Enterprise.id == Need.enterprise_id),
-                         (Industry, Industry.code == Enterprise.industry_code)]
-    raise ValueError(by)
-
-
-def breakdown(filters: Filters, by: str) -> list[dict]:
-    if by not in BREAKDOWNS:
-        raise ValueError(by)
-    needs = cohort(filters)
-    claims = _claims(filters, needs)
-    key, joins = _group_key(by, filters)
-
-    def grouped(query):
-        for table, on in joins:
-            query = query.join(table, on)
-        return query.add_columns(key.label("key")).group_by(key)
-
-    posted = dict((r.key, r) for r in db.session.execute(grouped(
-        sa.select(sa.func.count(Need.id).label("needs_posted"),
-                  sa.func.coalesce(sa.func.sum(Need.amount_wan), 0).label("amount_requested"))
-        .select_from(Need).where(Need.id.in_(needs.scalar_subquery())))))
-    outcomes = {r.key: r for r in db.session.execute(grouped(
-        sa.select(
-            sa.func.count(sa.distinct(sa.case((claims.c.assigned_by_office.is_(False),
-                                               claims.c.need_id)))).label("needs_claimed"),
-            sa.func.count(sa.distinct(sa.case((claims.c.credit_approved_at.is_not(None),
-                                               claims.c.need_id)))).label("needs_credit_approved"),
-            sa.func.coalesce(sa.func.sum(sa.case((claims.c.credit_approved_at.is_not(None),
-                                                  claims.c.approved_amount_wan))), 0)
-            .label("amount_approved"),
-            sa.func.coalesce(sa.func.sum(sa.case((claims.c.disbursed_at.is_not(None),
-                                                  claims.c.disbursed_amount_wan))), 0)
-            .label("amount_disbursed"),
-            _co2_share_when_disbursed(claims).label("co2"),
-        ).select_from(claims).join(Need, Need.id == claims.c.need_id)))}
-    labels = _labels(by, [k for k in posted])
-    rows = []
-    for key_value, base in sorted(posted.items(), key=lambda item: str(item[0])):
-        out = outcomes.get(key_value)
-        claimed = out.needs_claimed if out else 0
-        approved = out.needs_credit_approved if out else 0
-        rows.append({
-            "key": key_value, "label": labels.get(key_value, key_value or "未知"),
-            "needs_posted": base.needs_posted,
-            "amount_requested_wan": _money(base.amount_requested),
-            "needs_claimed": claimed, "claim_rate": _rate(claimed, base.needs_posted),
-            "needs_credit_approved": approved, "credit_rate": _rate(approved, base.needs_posted),
-            "amount_approved_wan": _money(out.amount_approved if out else 0),
-            "amount_disbursed_wan": _money(out.amount_disbursed if out else 0),
-            "co2_reduction_t": _money(out.co2 if out else 0),
-        })
-    return rows
-
-
-def _co2_share_when_disbursed(claims):
     investment = Need.project_investment_wan
     share = sa.case(
         (claims.c.disbursed_at.is_(None), 0),
@@ -300,7 +125,165 @@ def _co2_share_when_disbursed(claims):
                  claims.c.disbursed_amount_wan < investment),
          Need.co2_reduction_t * claims.c.disbursed_amount_wan / investment),
         else_=sa.func.coalesce(Need.co2_reduction_t, 0))
-    return sa.func.coalesce(sa.func.sum(share), 0)
+    return sa.select(sa.func.coalesce(sa.func.sum(share), 0)).select_from(claims).join(
+        Need, Need.id == claims.c.need_id)
+
+
+def _outcome_columns_from_facts():
+    return [
+        sa.func.count().label("needs_posted"),
+        sa.func.coalesce(sa.func.sum(F.amount_wan), 0).label("amount_requested"),
+        sa.func.coalesce(sa.func.sum(F.grabbed), 0).label("needs_claimed"),
+        sa.func.coalesce(sa.func.sum(F.assigned), 0).label("needs_assigned"),
+        sa.func.coalesce(sa.func.sum(F.contacted), 0).label("needs_contacted"),
+        sa.func.coalesce(sa.func.sum(F.credit_approved), 0).label("needs_credit_approved"),
+        sa.func.coalesce(sa.func.sum(F.disbursed), 0).label("needs_disbursed"),
+        sa.func.coalesce(sa.func.sum(F.amount_approved_wan), 0).label("amount_approved"),
+        sa.func.coalesce(sa.func.sum(F.amount_disbursed_wan), 0).label("amount_disbursed"),
+        sa.func.coalesce(sa.func.sum(F.co2_financed_t), 0).label("co2"),
+    ]
+
+
+def _outcome_columns_from_claims(claims):
+    def needs_where(condition):
+        return sa.func.count(sa.distinct(sa.case((condition, claims.c.need_id))))
+
+    return [
+        needs_where(claims.c.assigned_by_office.is_(False)).label("needs_claimed"),
+        needs_where(claims.c.assigned_by_office.is_(True)).label("needs_assigned"),
+        needs_where(claims.c.contacted_at.is_not(None)).label("needs_contacted"),
+        needs_where(claims.c.credit_approved_at.is_not(None)).label("needs_credit_approved"),
+        needs_where(claims.c.disbursed_at.is_not(None)).label("needs_disbursed"),
+        sa.func.coalesce(sa.func.sum(sa.case((claims.c.credit_approved_at.is_not(None),
+                                              claims.c.approved_amount_wan))), 0)
+        .label("amount_approved"),
+        sa.func.coalesce(sa.func.sum(sa.case((claims.c.disbursed_at.is_not(None),
+                                              claims.c.disbursed_amount_wan))), 0)
+        .label("amount_disbursed"),
+    ]
+
+
+def summary(filters: Filters) -> dict:
+    conditions = cohort_conditions(filters)
+    medians_inline = _postgres() and not filters.bank_id
+    extra = [sa.func.percentile_cont(0.5).within_group(F.first_grab_hours).label("hours"),
+             sa.func.percentile_cont(0.5).within_group(F.credit_days).label("days")
+             ] if medians_inline else []
+    base = db.session.execute(sa.select(*_outcome_columns_from_facts(), *extra)
+                              .where(*conditions)).one()
+    outcomes, co2 = base, base.co2
+    if filters.bank_id:
+        claims = _claims(filters).subquery("c")
+        outcomes = db.session.execute(
+            sa.select(*_outcome_columns_from_claims(claims)).select_from(claims)).one()
+        co2 = db.session.scalar(_co2(claims))
+        per_need = (sa.select(
+            (seconds_between(sa.func.min(claims.c.claimed_at), sa.func.min(F.published_at))
+             / 3600.0).label("hours"))
+            .select_from(claims).join(F, F.need_id == claims.c.need_id)
+            .where(claims.c.assigned_by_office.is_(False))
+            .group_by(claims.c.need_id)).subquery("g")
+        hours = _median(per_need.c.hours)
+        per_need = (sa.select(
+            (seconds_between(sa.func.min(claims.c.credit_approved_at),
+                             sa.func.min(F.published_at)) / 86400.0).label("days"))
+            .select_from(claims).join(F, F.need_id == claims.c.need_id)
+            .where(claims.c.credit_approved_at.is_not(None))
+            .group_by(claims.c.need_id)).subquery("d")
+        days = _median(per_need.c.days)
+    elif medians_inline:  # one pass on PostgreSQL (its aggregates skip NULLs)
+        hours = None if base.hours is None else round(float(base.hours), 1)
+        days = None if base.days is None else round(float(base.days), 1)
+    else:
+        hours = _median(F.first_grab_hours, *conditions)
+        days = _median(F.credit_days, *conditions)
+    picks = _picks(filters)
+    return {
+        "needs_posted": base.needs_posted,
+        "amount_requested_wan": _money(base.amount_requested),
+        "needs_claimed": outcomes.needs_claimed,
+        "claim_rate": _rate(outcomes.needs_claimed, base.needs_posted),
+        "needs_assigned": outcomes.needs_assigned,
+        "needs_contacted": outcomes.needs_contacted,
+        "picks_due": picks.due,
+        "picks_contacted_on_time": picks.on_time,
+        "contacted_on_time_rate": _rate(picks.on_time, picks.due),
+        "needs_credit_approved": outcomes.needs_credit_approved,
+        "credit_rate": _rate(outcomes.needs_credit_approved, base.needs_posted),
+        "needs_disbursed": outcomes.needs_disbursed,
+        "amount_approved_wan": _money(outcomes.amount_approved),
+        "amount_disbursed_wan": _money(outcomes.amount_disbursed),
+        "median_hours_to_first_claim": hours,
+        "median_days_to_credit": days,
+        "co2_reduction_t": _money(co2),
+    }
+
+
+def _due_and_on_time(claims, now):
+    due = sa.and_(claims.c.selected_at.is_not(None),
+                  sa.or_(claims.c.contacted_at.is_not(None), claims.c.contact_due_at <= now))
+    on_time = sa.and_(due, claims.c.contacted_at.is_not(None),
+                      claims.c.contacted_at <= claims.c.contact_due_at)
+    return due, on_time
+
+
+def _picks(filters: Filters):
+    claims = _claims(filters).where(Claim.selected_at.is_not(None)).subquery("p")
+    due, on_time = _due_and_on_time(claims, utcnow())
+    return db.session.execute(sa.select(
+        sa.func.count(sa.case((due, 1))).label("due"),
+        sa.func.count(sa.case((on_time, 1))).label("on_time")).select_from(claims)).one()
+
+
+def _group_key(by: str, filters: Filters, table=F):
+    if by == "category":
+        return table.category_top
+    if by == "month":
+        return table.local_month
+    if by == "region":
+        if filters.region_code and len(region_prefix(filters.region_code)) >= 4:
+            return table.region_code  # within a city: by county
+        return table.city_code
+    if by == "industry":
+        return table.industry_section
+    raise ValueError(by)
+
+
+def breakdown(filters: Filters, by: str) -> list[dict]:
+    if by not in BREAKDOWNS:
+        raise ValueError(by)
+    key = _group_key(by, filters)
+    conditions = cohort_conditions(filters)
+    base = {row.key: row for row in db.session.execute(
+        sa.select(key.label("key"), *_outcome_columns_from_facts())
+        .where(*conditions).group_by(key))}
+    if filters.bank_id:
+        claims = _claims(filters).add_columns(key.label("key")).subquery("c")
+        outcomes = {row.key: row for row in db.session.execute(
+            sa.select(claims.c.key, *_outcome_columns_from_claims(claims))
+            .group_by(claims.c.key))}
+        co2 = {key_value: value for value, key_value in db.session.execute(
+            _co2(claims).add_columns(claims.c.key).group_by(claims.c.key))}
+    else:
+        outcomes = base
+        co2 = {k: row.co2 for k, row in base.items()}
+    labels = _labels(by, list(base))
+    rows = []
+    for key_value, row in sorted(base.items(), key=lambda item: str(item[0])):
+        out = outcomes.get(key_value)
+        claimed = out.needs_claimed if out else 0
+        approved = out.needs_credit_approved if out else 0
+        rows.append({
+            "key": key_value, "label": labels.get(key_value, key_value or "未知"),
+            "needs_posted": row.needs_posted,
+            "amount_requested_wan": _money(row.amount_requested),
+            "needs_claimed": claimed, "claim_rate": _rate(claimed, row.needs_posted),
+            "needs_credit_approved": approved, "credit_rate": _rate(approved, row.needs_posted),
+            "amount_approved_wan": _money(out.amount_approved if out else 0),
+            "amount_disbursed_wan": _money(out.amount_disbursed if out else 0),
+            "co2_reduction_t": _money(co2.get(key_value, 0)),
+        })
+    return rows
 
 
 def _labels(by: str, keys: list) -> dict:
@@ -321,18 +304,17 @@ def _labels(by: str, keys: list) -> dict:
 
 def banks(filters: Filters) -> list[dict]:
     """One row per bank with claims on the cohort's needs."""
-    needs = cohort(filters)
-    claims = _claims(filters, needs)
-    grab = claims.c.assigned_by_office.is_(False)
-    now = utcnow()
-    due = sa.and_(claims.c.selected_at.is_not(None),
-                  sa.or_(claims.c.contacted_at.is_not(None), claims.c.contact_due_at <= now))
-    on_time = sa.and_(due, claims.c.contacted_at.is_not(None),
-                      claims.c.contacted_at <= claims.c.contact_due_at)
+    hours = sa.case((Claim.assigned_by_office.is_(False),
+                     seconds_between(Claim.claimed_at, F.published_at) / 3600.0))
+    claims = (_claims(filters)
+              .add_columns(hours.label("hours"), Rating.stars.label("stars"))
+              .outerjoin(Rating, Rating.claim_id == Claim.id)
+              .subquery("c"))
+    due, on_time = _due_and_on_time(claims, utcnow())
     rows = db.session.execute(
         sa.select(
             claims.c.bank_id, Bank.name,
-            sa.func.count(sa.case((grab, 1))).label("grabs"),
+            sa.func.count(sa.case((claims.c.assigned_by_office.is_(False), 1))).label("grabs"),
             sa.func.count(sa.case((claims.c.assigned_by_office.is_(True), 1))).label("assigned"),
             sa.func.count(claims.c.id).label("claims"),
             sa.func.count(sa.case((claims.c.selected_at.is_not(None), 1))).label("picks"),
@@ -346,18 +328,21 @@ def banks(filters: Filters) -> list[dict]:
             sa.func.coalesce(sa.func.sum(sa.case((claims.c.disbursed_at.is_not(None),
                                                   claims.c.disbursed_amount_wan))), 0)
             .label("amount_disbursed"),
+            sa.func.avg(claims.c.stars).label("rating"),
+            sa.func.count(claims.c.stars).label("ratings"),
+            *([sa.func.percentile_cont(0.5).within_group(claims.c.hours).label("median")]
+              if _postgres() else []),
         )
         .select_from(claims).join(Bank, Bank.id == claims.c.bank_id)
         .group_by(claims.c.bank_id, Bank.name)
     ).all()
-    medians = _bank_medians(claims)
-    ratings = dict((bank_id, (avg, count)) for bank_id, avg, count in db.session.execute(
-        sa.select(Rating.bank_id, sa.func.avg(Rating.stars), sa.func.count(Rating.id))
-        .where(Rating.claim_id.in_(sa.select(claims.c.id)))
-        .group_by(Rating.bank_id)))
+    if _postgres():
+        medians = {row.bank_id: None if row.median is None else round(float(row.median), 1)
+                   for row in rows}
+    else:
+        medians = _bank_medians(claims)
     result = []
     for row in rows:
-        rating = ratings.get(row.bank_id)
         result.append({
             "bank_id": row.bank_id, "bank_name": row.name, "grabs": row.grabs,
             "assigned": row.assigned, "picks": row.picks,
@@ -368,9 +353,9 @@ def banks(filters: Filters) -> list[dict]:
             "credit_rate": _rate(row.credit_approved, row.claims),
             "amount_approved_wan": _money(row.amount_approved),
             "amount_disbursed_wan": _money(row.amount_disbursed),
-            "average_rating": None if rating is None else
-            Decimal(str(rating[0])).quantize(Decimal("0.01")),
-            "ratings": 0 if rating is None else rating[1],
+            "average_rating": None if row.rating is None else
+            Decimal(str(row.rating)).quantize(Decimal("0.01")),
+            "ratings": row.ratings,
         })
     result.sort(key=lambda r: (-r["grabs"], r["bank_id"]))
     return result
@@ -378,13 +363,12 @@ def banks(filters: Filters) -> list[dict]:
 
 def _bank_medians(claims) -> dict[int, float]:
     """Median hours from publication to the bank's grab, per bank, in one query."""
-    hours = (seconds_between(claims.c.claimed_at, Need.published_at) / 3600.0).label("value")
     ranked = (sa.select(
-        claims.c.bank_id.label("bank_id"), hours,
-        sa.func.row_number().over(partition_by=claims.c.bank_id, order_by=hours).label("rn"),
+        claims.c.bank_id.label("bank_id"), claims.c.hours.label("value"),
+        sa.func.row_number().over(partition_by=claims.c.bank_id,
+                                  order_by=claims.c.hours).label("rn"),
         sa.func.count().over(partition_by=claims.c.bank_id).label("cnt"))
-        .select_from(claims).join(Need, Need.id == claims.c.need_id)
-        .where(claims.c.assigned_by_office.is_(False))).subquery("r")
+        .where(claims.c.hours.is_not(None))).subquery("r")
     rows = db.session.execute(
         sa.select(ranked.c.bank_id, sa.func.avg(ranked.c.value))
         .where(ranked.c.rn.in_([(ranked.c.cnt + 1) // 2, (ranked.c.cnt + 2) // 2]))
