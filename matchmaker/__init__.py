@@ -35,7 +35,8 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    import matchmaker.notifications.services  # noqa: F401  (outbox consumers: notifications)
+    import matchmaker.notifications.services  # (outbox consumers: notifications)
+    import matchmaker.office.facts  # noqa: F401  (outbox consumer: the statistics' read model)
     import search.sync  # noqa: F401  (outbox consumers that keep the search index true)
     from matchmaker import models  # noqa: F401  (every table on the metadata)
     from matchmaker.accounts.services import load_user_by_session_token
@@ -78,12 +79,16 @@ def register_blueprints(app: Flask) -> None:
     from matchmaker.claims.views import blueprint as claims
     from matchmaker.enterprises.views import blueprint as enterprises
     from matchmaker.needs.views import blueprint as needs
+    from matchmaker.notifications.views import blueprint as notifications
     from matchmaker.office.views import blueprint as office
+    from matchmaker.ops.views import blueprint as ops
     from matchmaker.products.views import blueprint as products
     from matchmaker.web.views import blueprint as web
 
     for blueprint in (web, accounts, enterprises, office, banks, needs, products, claims):
         app.register_blueprint(blueprint)
+    app.register_blueprint(notifications)
+    app.register_blueprint(ops)
     init_api(app)
 
 

@@ -137,3 +137,20 @@ def test_need_to_products_figure_runs_on_a_small_dataset(app, make):
     assert [c["metric"] for c in entry["checks"]] == ["p95_ms", "speedup"]
     assert all(c["met"] in (True, False) for c in entry["checks"])
     assert entry["failed"] is False and entry["date"]
+
+
+def test_notification_figure_is_registered_and_skips_without_its_services(monkeypatch):
+    import bench.figures.notifications  # noqa: F401  (registers it whatever MODULES lists)
+
+    figure = load_figures()["notification_latency"]
+    assert figure.needs == "none"
+    assert {t.metric for t in figure.targets} == {"p95_ms", "errors"}
+    # Not PostgreSQL: skipped before anything is touched.
+    monkeypatch.setenv("BENCH_DATABASE_URL", "sqlite:///nowhere.db")
+    result = figure.func(Context(scale="city"))
+    assert result.skipped and "must be PostgreSQL" in result.skipped
+    # No Redis there (a closed port): skipped with the reason, nothing seeded.
+    monkeypatch.setenv("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:9/unused")
+    monkeypatch.setenv("BENCH_REDIS_URL", "redis://127.0.0.1:9/14")
+    result = figure.func(Context(scale="city"))
+    assert result.skipped and "Redis at redis://127.0.0.1:9/14 is unreachable" in result.skipped

@@ -28,6 +28,8 @@ API_MODULES = (
     "matchmaker.api.reference",
     "matchmaker.api.matching",
     "matchmaker.api.claims",
+    "matchmaker.api.notifications",
+    "matchmaker.api.stats",
 )
 
 DESCRIPTION = """GreenMatch 绿色金融银企对接平台的 JSON API。

@@ -32,6 +32,9 @@ from matchmaker.notifications.models import BankWebhook, Delivery, DeliveryAttem
 SIGNATURE_HEADER = "X-GreenMatch-Signature"
 DELIVERY_HEADER = "X-GreenMatch-Delivery"
 EVENT_HEADER = "X-GreenMatch-Event"
+# RQ's scheduler keeps retry times in whole seconds and may run a retry up to a second before
+# its interval is over: a job that finds the row's back-off ending that soon waits it out.
+RETRY_EARLY_SECONDS = 2
 
 
 class DeliveryFailed(Exception):
@@ -100,6 +103,8 @@ def _send_webhook(delivery: Delivery) -> tuple[int | None, str | None]:
     hook = db.session.scalar(sa.select(BankWebhook).where(BankWebhook.bank_id == delivery.bank_id))
     if hook is None or not hook.active:
         raise PermissionError("该银行的 Webhook 已停用")
+    # The bank's current address: a corrected URL also reaches the messages still waiting.
+    delivery.target = hook.url
     if not delivery.target.startswith(("https://", "http://")):
         raise ValueError("Webhook 地址必须以 http:// 或 https:// 开头")
     body = webhook_body(delivery)
@@ -123,7 +128,14 @@ def deliver(delivery_id: int) -> str:
     a failed attempt that will be tried again (so RQ applies its back-off)."""
     if not _take_lease(delivery_id):
         delivery = db.session.get(Delivery, delivery_id)
-        return delivery.status if delivery else "missing"
+        if delivery is None:
+            return "missing"
+        wait = _back_off_left(delivery)
+        if wait is None or wait > RETRY_EARLY_SECONDS:
+            return delivery.status  # sent, failed, or another job's turn
+        time.sleep(wait)  # an RQ retry a moment early
+        if not _take_lease(delivery_id):
+            return delivery.status
     delivery = db.session.get(Delivery, delivery_id)
     started = time.monotonic()
     status_code, error = None, None
@@ -154,6 +166,14 @@ def deliver(delivery_id: int) -> str:
     if delivery.status == "pending":
         raise DeliveryFailed(error)
     return delivery.status
+
+
+def _back_off_left(delivery: Delivery) -> float | None:
+    """Seconds until a pending delivery's back-off ends (None: not pending, or being sent)."""
+    if delivery.status != "pending" or delivery.lease_until is None:
+        return None
+    left = (delivery.lease_until - utcnow()).total_seconds()
+    return max(left, 0.0)
 
 
 def due_deliveries(limit: int = 500) -> list[int]:

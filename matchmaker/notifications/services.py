@@ -222,9 +222,9 @@ def _lead_message(need: Need) -> Message:
 def notify_new_lead(need: Need, bank_ids: Iterable[int]) -> int:
     """A lead is announced once per manager and need, and once per bank webhook and need."""
     message = _lead_message(need)
-    created = 0
-    for managers in covering_managers(bank_ids, need.region_code).values():
-        created += notify_users(managers, message, f"lead:n{need.id}")
+    managers = [m for group in covering_managers(bank_ids, need.region_code).values()
+                for m in group]
+    created = notify_users(managers, message, f"lead:n{need.id}")
     data = {"amount_wan": str(need.amount_wan), "term_months": need.term_months,
             "green_category": need.green_category_code, "region_code": need.region_code}
     for bank_id, hook in active_webhooks(bank_ids).items():

@@ -334,9 +334,68 @@
     });
   }
 
+  /* ---- The navbar bell: poll the unread count ---------------------------------------------
+   * base.html renders the count and, on the bell, the URL of /notifications/unread-count and the
+   * interval (data-gm-poll-seconds, from NOTIFICATION_POLL_SECONDS, default 30). Polling pauses
+   * while the tab is hidden, catches up when it is shown again, and stops once the session has
+   * ended (401). The badge is hidden at 0. */
+
+  function startUnreadPolling() {
+    var bell = document.querySelector("[data-gm-unread-url]");
+    if (!bell || !window.fetch) { return; }
+    var url = bell.getAttribute("data-gm-unread-url");
+    var seconds = parseFloat(bell.getAttribute("data-gm-poll-seconds"));
+    if (!(seconds > 0)) { seconds = 30; }
+    var badge = bell.querySelector("[data-gm-unread-badge]");
+    var number = bell.querySelector("[data-gm-unread-count]");
+    var timer = null;
+    var stopped = false;
+    var busy = false;
+
+    function show(count) {
+      if (!badge || !number) { return; }
+      number.textContent = count > 99 ? "99+" : String(count);
+      badge.hidden = count <= 0;
+      bell.title = count > 0 ? "通知中心（" + count + " 条未读）" : "通知中心";
+    }
+
+    function schedule() {
+      window.clearTimeout(timer);
+      if (!stopped) { timer = window.setTimeout(poll, seconds * 1000); }
+    }
+
+    function poll() {
+      if (stopped || busy) { return; }
+      if (document.hidden) { schedule(); return; }
+      busy = true;
+      fetch(url, {
+        headers: { Accept: "application/json" },
+        credentials: "same-origin",
+        cache: "no-store"
+      }).then(function (response) {
+        if (response.status === 401) { stopped = true; return null; }
+        if (!response.ok) { throw new Error("unread count: HTTP " + response.status); }
+        return response.json();
+      }).then(function (body) {
+        if (body && typeof body.unread === "number") { show(body.unread); }
+      }).catch(function () {
+        /* offline or a server hiccup: try again at the next tick */
+      }).then(function () {
+        busy = false;
+        schedule();
+      });
+    }
+
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden && !stopped) { poll(); }
+    });
+    schedule();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     guardDoubleSubmit();
     startRegionPickers();
     startTreePickers();
+    startUnreadPolling();
   });
 }());
