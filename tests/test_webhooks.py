@@ -312,3 +312,26 @@ def test_a_second_drain_of_the_same_events_creates_no_second_delivery(make, mark
         OutboxEvent.processed_at.is_(None))) == 0
     assert len(deliveries()) == 1
     assert len(hook.requests) == 1
+
+
+def test_a_corrected_address_also_reaches_the_messages_still_waiting(make, market, receiver,
+                                                                     app):
+    """A bank admin who fixes a wrong URL should not have to resend what piled up meanwhile."""
+    from matchmaker.notifications.settings import configure_webhook
+
+    app.config["DELIVERY_RETRY_INTERVALS"] = [1, 1, 1]
+    wrong = receiver([404] * 5)
+    make_webhook(market["bank_a"], market["admin_a"], wrong.url, ["new_lead"])
+    make.need(market["owner"])
+    assert wrong.wait_for(1)
+    [waiting] = deliveries()
+    assert waiting.status == "pending" and waiting.last_error == "HTTP 404"
+
+    right = receiver()
+    configure_webhook(market["bank_a"], market["admin_a"].user, right.url, ["new_lead"], True)
+    wait_out_back_off(waiting.id)
+    jobs.drain_outbox()
+    assert right.wait_for(1)
+    [sent] = deliveries()
+    assert sent.status == "sent" and sent.target == right.url
+    assert len(wrong.requests) == 1
