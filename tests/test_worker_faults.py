@@ -404,7 +404,7 @@ def test_rq_retry_brings_a_failed_webhook_back_through_the_worker(
     log = attempts(delivery.id)
     assert [(a.ok, a.status_code) for a in log] == [(False, 500), (True, 200)]
     # RQ's scheduler works in whole seconds: the retry comes 0–2 s after the failure (it may be
-    # up to a second early, which is why the back-off lease ends a second before the interval).
+    # up to a second early; `deliver` then waits out the rest of the back-off instead of giving up).
     assert 0 < (log[1].at - log[0].at).total_seconds() < 5
     assert hook.delivery_ids() == [str(delivery.id)] * 2
 
