@@ -122,6 +122,13 @@ def drain_outbox(limit: int = 500) -> int:
         if row is None:
             break
         row_id, topic = row.id, row.topic
+        if db.session.get_bind().dialect.name == "sqlite":
+            # pysqlite begins a transaction only at the first write: take the write lock now
+            # (waiting for other writers through busy_timeout), so the consumers' savepoints
+            # nest inside this row's transaction instead of each starting, and committing, one
+            # of their own on a read snapshot that another writer may already have outdated.
+            db.session.execute(sa.update(OutboxEvent).where(OutboxEvent.id == row_id)
+                               .values(attempts=OutboxEvent.attempts))
         errors = []
         for handler in _handlers_for(topic):
             try:

@@ -18,6 +18,9 @@ from matchmaker.needs.models import Need
 from matchmaker.office.models import NeedFacts
 from matchmaker.reference.models import Industry
 
+# The first key of the advisory locks that serialise the refreshes of one need's facts.
+FACTS_LOCK = 7_301_001
+
 COLUMNS = ("need_id", "published_at", "local_day", "local_month", "region_code", "city_code",
            "category_top", "size", "industry_section", "amount_wan", "grabbed", "assigned",
            "contacted", "credit_approved", "disbursed", "first_grab_hours", "credit_days",
@@ -99,13 +102,32 @@ def facts_select(need_ids: Iterable[int] | None = None):
     return query
 
 
+def _upsert(select):
+    """INSERT … SELECT that replaces existing rows (published needs stay published, so a row is
+    never deleted, only recomputed)."""
+    if _dialect() == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(NeedFacts).from_select(COLUMNS, select)
+    return statement.on_conflict_do_update(
+        index_elements=["need_id"],
+        set_={name: statement.excluded[name] for name in COLUMNS if name != "need_id"})
+
+
 def refresh(need_ids: Iterable[int]) -> None:
-    """Recompute the facts of these needs in the current transaction (the caller commits)."""
+    """Recompute the facts of these needs in the current transaction (the caller commits).
+
+    Several drains may refresh one need at once (three grabs, three outbox rows): on PostgreSQL
+    each takes a transaction-level advisory lock per need first, so the later one computes from
+    what the earlier one committed rather than from an older snapshot. SQLite has one writer."""
     ids = sorted(set(need_ids))
     if not ids:
         return
-    db.session.execute(sa.delete(NeedFacts).where(NeedFacts.need_id.in_(ids)))
-    db.session.execute(sa.insert(NeedFacts).from_select(COLUMNS, facts_select(ids)))
+    if _dialect() == "postgresql":
+        for need_id in ids:  # sorted: two refreshes of overlapping sets cannot deadlock
+            db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(FACTS_LOCK, need_id)))
+    db.session.execute(_upsert(facts_select(ids)))
 
 
 def refresh_all() -> None:

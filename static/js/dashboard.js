@@ -1,5 +1,5 @@
 /* The office dashboard's charts (Apache ECharts, vendored in static/vendor/echarts with its
- * licence). The numbers come from the page's JSON block, built from the same rows as the tables
+ * licence). The numbers come from the page's data-charts attribute, built from the same rows as the tables
  * beside the charts; without this file the tables still say everything. */
 (function () {
   "use strict";
@@ -29,7 +29,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     var block = document.getElementById("gm-chart-data");
     if (!block || !window.echarts) { return; }
-    var data = JSON.parse(block.textContent);
+    var data = JSON.parse(block.getAttribute("data-charts"));
     document.querySelectorAll("[data-gm-chart]").forEach(function (element) {
       var name = element.getAttribute("data-gm-chart");
       if (data[name]) { render(element, data[name], name); }
