@@ -7,12 +7,12 @@ from matchmaker.claims.models import Claim, ClaimEvent, Rating
 from matchmaker.enterprises.models import Enterprise
 from matchmaker.needs.models import Need, NeedRevision
 from matchmaker.notifications.models import Notification
-from matchmaker.office.models import NeedFacts, Office
+from matchmaker.office.models import ClaimFacts, NeedFacts, Office
 from matchmaker.products.models import Product, product_categories, product_regions
 from matchmaker.reference.models import GreenCategory, Industry, Region
 
 __all__ = [
-    "ApiToken", "AuditLog", "Bank", "BankBranch", "Claim", "ClaimEvent", "Enterprise",
+    "ApiToken", "AuditLog", "Bank", "BankBranch", "Claim", "ClaimEvent", "ClaimFacts", "Enterprise",
     "GreenCategory", "Industry", "Need", "NeedFacts", "NeedRevision", "Notification", "Office",
     "OutboxEvent",
     "Product", "Rating", "Region", "User", "bank_regions", "product_categories",

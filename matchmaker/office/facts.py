@@ -11,11 +11,11 @@ import sqlalchemy as sa
 from flask import current_app
 
 from matchmaker.audit.services import outbox_handler
-from matchmaker.claims.models import Claim
+from matchmaker.claims.models import Claim, Rating
 from matchmaker.enterprises.models import Enterprise
 from matchmaker.extensions import db
 from matchmaker.needs.models import Need
-from matchmaker.office.models import NeedFacts
+from matchmaker.office.models import ClaimFacts, NeedFacts
 from matchmaker.reference.models import Industry
 
 # The first key of the advisory locks that serialise the refreshes of one need's facts.
@@ -58,24 +58,65 @@ def _flag(condition):
     return sa.case((sa.func.count(sa.case((condition, 1))) > 0, 1), else_=0)
 
 
-def facts_select(need_ids: Iterable[int] | None = None):
-    """The facts of published needs (of `need_ids`, or all), as one grouped SELECT."""
-    grab = sa.and_(Claim.id.is_not(None), Claim.assigned_by_office.is_(False))
+def _co2_share():
+    """The 2013 guide's share of the need's annual reduction financed by a disbursed claim."""
     investment = Need.project_investment_wan
-    co2_share = sa.case(
+    return sa.func.coalesce(sa.case(
         (Claim.disbursed_at.is_(None), 0),
         (sa.and_(investment.is_not(None), investment > 0,
                  Claim.disbursed_amount_wan < investment),
          Need.co2_reduction_t * Claim.disbursed_amount_wan / investment),
-        else_=sa.func.coalesce(Need.co2_reduction_t, 0))
-    section = sa.case((Industry.level == 1, Industry.code), else_=Industry.parent_code)
+        else_=Need.co2_reduction_t), 0)  # no stated reduction: nothing to count
+
+
+def _section():
+    return sa.case((Industry.level == 1, Industry.code), else_=Industry.parent_code)
+
+
+def _keys():
+    """The need's grouping keys, in COLUMNS' order after published_at."""
+    return [local_text(Need.published_at, "day"), local_text(Need.published_at, "month"),
+            Need.region_code, sa.func.substr(Need.region_code, 1, 4, type_=sa.String) + "00",
+            sa.func.substr(Need.green_category_code, 1, 1, type_=sa.String), Enterprise.size,
+            _section()]
+
+
+CLAIM_COLUMNS = ("claim_id", "need_id", "bank_id", "published_at", "local_day", "local_month",
+                 "region_code", "city_code", "category_top", "size", "industry_section",
+                 "assigned", "claimed_at", "grab_hours", "selected_at", "contact_due_at",
+                 "contacted_at", "credit_approved_at", "approved_amount_wan", "disbursed_at",
+                 "disbursed_amount_wan", "co2_share_t", "stars")
+
+
+def claim_facts_select(need_ids: Iterable[int] | None = None):
+    """The facts of the claims on published needs (of `need_ids`, or all)."""
+    grab = Claim.assigned_by_office.is_(False)
     query = (
         sa.select(
-            Need.id, Need.published_at, local_text(Need.published_at, "day"),
-            local_text(Need.published_at, "month"), Need.region_code,
-            sa.func.substr(Need.region_code, 1, 4, type_=sa.String) + "00",
-            sa.func.substr(Need.green_category_code, 1, 1, type_=sa.String),
-            Enterprise.size, section, Need.amount_wan,
+            Claim.id, Claim.need_id, Claim.bank_id, Need.published_at, *_keys(),
+            Claim.assigned_by_office, Claim.claimed_at,
+            sa.case((grab, seconds_between(Claim.claimed_at, Need.published_at) / 3600.0)),
+            Claim.selected_at, Claim.contact_due_at, Claim.contacted_at,
+            Claim.credit_approved_at, Claim.approved_amount_wan, Claim.disbursed_at,
+            Claim.disbursed_amount_wan, _co2_share(), Rating.stars)
+        .select_from(Claim)
+        .join(Need, Need.id == Claim.need_id)
+        .join(Enterprise, Enterprise.id == Need.enterprise_id)
+        .join(Industry, Industry.code == Enterprise.industry_code, isouter=True)
+        .join(Rating, Rating.claim_id == Claim.id, isouter=True)
+        .where(Need.published_at.is_not(None)))
+    if need_ids is not None:
+        query = query.where(Claim.need_id.in_(list(need_ids)))
+    return query
+
+
+def facts_select(need_ids: Iterable[int] | None = None):
+    """The facts of published needs (of `need_ids`, or all), as one grouped SELECT."""
+    grab = sa.and_(Claim.id.is_not(None), Claim.assigned_by_office.is_(False))
+    co2_share = _co2_share()
+    query = (
+        sa.select(
+            Need.id, Need.published_at, *_keys(), Need.amount_wan,
             _flag(grab), _flag(Claim.assigned_by_office.is_(True)),
             _flag(Claim.contacted_at.is_not(None)), _flag(Claim.credit_approved_at.is_not(None)),
             _flag(Claim.disbursed_at.is_not(None)),
@@ -128,12 +169,16 @@ def refresh(need_ids: Iterable[int]) -> None:
         for need_id in ids:  # sorted: two refreshes of overlapping sets cannot deadlock
             db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(FACTS_LOCK, need_id)))
     db.session.execute(_upsert(facts_select(ids)))
+    db.session.execute(sa.delete(ClaimFacts).where(ClaimFacts.need_id.in_(ids)))
+    db.session.execute(sa.insert(ClaimFacts).from_select(CLAIM_COLUMNS, claim_facts_select(ids)))
 
 
 def refresh_all() -> None:
     """Recompute every row in the current transaction (after a bulk load: the demo seed)."""
     db.session.execute(sa.delete(NeedFacts))
     db.session.execute(sa.insert(NeedFacts).from_select(COLUMNS, facts_select()))
+    db.session.execute(sa.delete(ClaimFacts))
+    db.session.execute(sa.insert(ClaimFacts).from_select(CLAIM_COLUMNS, claim_facts_select()))
 
 
 def rebuild() -> int:
@@ -144,12 +189,17 @@ def rebuild() -> int:
 
 
 def missing(limit: int = 50_000) -> list[int]:
-    """Published needs without facts (rows lost to a failed consumer, or an upgrade)."""
-    return list(db.session.scalars(
-        sa.select(Need.id)
-        .outerjoin(NeedFacts, NeedFacts.need_id == Need.id)
-        .where(Need.published_at.is_not(None), NeedFacts.need_id.is_(None))
-        .order_by(Need.id).limit(limit)))
+    """Published needs without facts, or with a claim without facts (rows lost to a failed
+    consumer, or an upgrade)."""
+    needs = (sa.select(Need.id)
+             .outerjoin(NeedFacts, NeedFacts.need_id == Need.id)
+             .where(Need.published_at.is_not(None), NeedFacts.need_id.is_(None)))
+    claims = (sa.select(Claim.need_id)
+              .join(Need, Need.id == Claim.need_id)
+              .outerjoin(ClaimFacts, ClaimFacts.claim_id == Claim.id)
+              .where(Need.published_at.is_not(None), ClaimFacts.claim_id.is_(None)))
+    return sorted(set(db.session.scalars(needs.limit(limit)))
+                  | set(db.session.scalars(claims.limit(limit))))
 
 
 def repair() -> int:
@@ -165,6 +215,13 @@ def on_need_or_claim(row) -> None:
     need_id = row.payload.get("need_id") if row.object_type == "claim" else row.object_id
     if need_id is not None:
         refresh([int(need_id)])
+
+
+@outbox_handler("bank.rated")
+def on_rating(row) -> None:
+    # A rating's stars are part of the rated claim's facts.
+    if row.payload.get("need_id") is not None:
+        refresh([int(row.payload["need_id"])])
 
 
 @outbox_handler("enterprise.*")

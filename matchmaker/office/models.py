@@ -54,3 +54,37 @@ class NeedFacts(db.Model):
     amount_approved_wan: Mapped[Decimal] = mapped_column(Money)
     amount_disbursed_wan: Mapped[Decimal] = mapped_column(Money)
     co2_financed_t: Mapped[Decimal] = mapped_column(sa.Numeric(16, 4))
+
+
+class ClaimFacts(db.Model):
+    """One row per claim on a published need, with its need's grouping keys copied in, so the
+    bank ranking and a bank's share are one-table aggregates. Kept with `NeedFacts`."""
+
+    __tablename__ = "claim_facts"
+    __table_args__ = (sa.Index("ix_claim_facts_bank", "bank_id"),
+                      sa.Index("ix_claim_facts_need", "need_id"))
+
+    claim_id: Mapped[int] = mapped_column(sa.ForeignKey("claims.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    need_id: Mapped[int] = mapped_column(sa.ForeignKey("needs.id", ondelete="CASCADE"))
+    bank_id: Mapped[int] = mapped_column(sa.ForeignKey("banks.id", ondelete="CASCADE"))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    local_day: Mapped[str] = mapped_column(sa.String(10))
+    local_month: Mapped[str] = mapped_column(sa.String(7))
+    region_code: Mapped[str] = mapped_column(sa.String(12))
+    city_code: Mapped[str] = mapped_column(sa.String(12))
+    category_top: Mapped[str] = mapped_column(sa.String(4))
+    size: Mapped[str] = mapped_column(sa.String(8))
+    industry_section: Mapped[str | None] = mapped_column(sa.String(4))
+    assigned: Mapped[bool] = mapped_column(sa.Boolean)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    grab_hours: Mapped[float | None] = mapped_column(sa.Float)  # grabs only
+    selected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    contact_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    contacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    credit_approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approved_amount_wan: Mapped[Decimal | None] = mapped_column(Money)
+    disbursed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    disbursed_amount_wan: Mapped[Decimal | None] = mapped_column(Money)
+    co2_share_t: Mapped[Decimal] = mapped_column(sa.Numeric(16, 4))
+    stars: Mapped[int | None] = mapped_column(sa.SmallInteger)

@@ -31,10 +31,10 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from matchmaker.banks.models import Bank
-from matchmaker.claims.models import Claim, Rating
 from matchmaker.database import quantize_money, utcnow
 from matchmaker.extensions import db
 from matchmaker.office.facts import seconds_between
+from matchmaker.office.models import ClaimFacts as CF
 from matchmaker.office.models import NeedFacts as F
 from matchmaker.reference.codes import region_prefix
 from matchmaker.reference.models import GreenCategory, Industry, Region
@@ -52,33 +52,34 @@ class Filters:
     size: str | None = None
 
 
-def cohort_conditions(filters: Filters) -> list:
-    """WHERE clauses on NeedFacts for the cohort."""
+def cohort_conditions(filters: Filters, table=F) -> list:
+    """WHERE clauses for the cohort, on NeedFacts or ClaimFacts (they share the key columns)."""
     conditions = []
     if filters.start:
-        conditions.append(F.local_day >= filters.start.isoformat())
+        conditions.append(table.local_day >= filters.start.isoformat())
     if filters.end:
-        conditions.append(F.local_day <= filters.end.isoformat())
+        conditions.append(table.local_day <= filters.end.isoformat())
     if filters.region_code:
-        conditions.append(F.region_code.startswith(region_prefix(filters.region_code),
-                                                   autoescape=True))
+        conditions.append(table.region_code.startswith(region_prefix(filters.region_code),
+                                                       autoescape=True))
     if filters.category:
-        conditions.append(F.category_top == filters.category)
+        conditions.append(table.category_top == filters.category)
     if filters.size:
-        conditions.append(F.size == filters.size)
+        conditions.append(table.size == filters.size)
     return conditions
 
 
-def _claims(filters: Filters):
-    """The claims on the cohort's needs (of the filtered bank), with the needs' facts beside."""
-    query = (sa.select(Claim.id, Claim.need_id, Claim.bank_id, Claim.assigned_by_office,
-                       Claim.claimed_at, Claim.selected_at, Claim.contact_due_at,
-                       Claim.contacted_at, Claim.credit_approved_at, Claim.approved_amount_wan,
-                       Claim.disbursed_at, Claim.disbursed_amount_wan)
-             .join(F, F.need_id == Claim.need_id)
-             .where(*cohort_conditions(filters)))
+def _claims(filters: Filters, *extra):
+    """The claims on the cohort's needs (of the filtered bank), from their read model."""
+    query = (sa.select(CF.claim_id.label("id"), CF.need_id, CF.bank_id,
+                       CF.assigned.label("assigned_by_office"), CF.published_at,
+                       CF.claimed_at, CF.grab_hours, CF.selected_at, CF.contact_due_at,
+                       CF.contacted_at, CF.credit_approved_at, CF.approved_amount_wan,
+                       CF.disbursed_at, CF.disbursed_amount_wan, CF.co2_share_t, CF.stars,
+                       *extra)
+             .where(*cohort_conditions(filters, CF)))
     if filters.bank_id:
-        query = query.where(Claim.bank_id == filters.bank_id)
+        query = query.where(CF.bank_id == filters.bank_id)
     return query
 
 
@@ -115,18 +116,8 @@ def _rate(numerator: int, denominator: int) -> Decimal | None:
 
 
 def _co2(claims):
-    """The 2013 guide's share of a need's reduction financed by each disbursed claim."""
-    from matchmaker.needs.models import Need
-
-    investment = Need.project_investment_wan
-    share = sa.case(
-        (claims.c.disbursed_at.is_(None), 0),
-        (sa.and_(investment.is_not(None), investment > 0,
-                 claims.c.disbursed_amount_wan < investment),
-         Need.co2_reduction_t * claims.c.disbursed_amount_wan / investment),
-        else_=sa.func.coalesce(Need.co2_reduction_t, 0))
-    return sa.select(sa.func.coalesce(sa.func.sum(share), 0)).select_from(claims).join(
-        Need, Need.id == claims.c.need_id)
+    """The 2013 guide's share of the needs' reductions financed by the disbursed claims."""
+    return sa.select(sa.func.coalesce(sa.func.sum(claims.c.co2_share_t), 0))
 
 
 def _outcome_columns_from_facts():
@@ -177,17 +168,13 @@ def summary(filters: Filters) -> dict:
         outcomes = db.session.execute(
             sa.select(*_outcome_columns_from_claims(claims)).select_from(claims)).one()
         co2 = db.session.scalar(_co2(claims))
-        per_need = (sa.select(
-            (seconds_between(sa.func.min(claims.c.claimed_at), sa.func.min(F.published_at))
-             / 3600.0).label("hours"))
-            .select_from(claims).join(F, F.need_id == claims.c.need_id)
-            .where(claims.c.assigned_by_office.is_(False))
-            .group_by(claims.c.need_id)).subquery("g")
+        per_need = (sa.select(sa.func.min(claims.c.grab_hours).label("hours"))
+                    .where(claims.c.assigned_by_office.is_(False))
+                    .group_by(claims.c.need_id)).subquery("g")
         hours = _median(per_need.c.hours)
         per_need = (sa.select(
             (seconds_between(sa.func.min(claims.c.credit_approved_at),
-                             sa.func.min(F.published_at)) / 86400.0).label("days"))
-            .select_from(claims).join(F, F.need_id == claims.c.need_id)
+                             sa.func.min(claims.c.published_at)) / 86400.0).label("days"))
             .where(claims.c.credit_approved_at.is_not(None))
             .group_by(claims.c.need_id)).subquery("d")
         days = _median(per_need.c.days)
@@ -228,7 +215,7 @@ def _due_and_on_time(claims, now):
 
 
 def _picks(filters: Filters):
-    claims = _claims(filters).where(Claim.selected_at.is_not(None)).subquery("p")
+    claims = _claims(filters).where(CF.selected_at.is_not(None)).subquery("p")
     due, on_time = _due_and_on_time(claims, utcnow())
     return db.session.execute(sa.select(
         sa.func.count(sa.case((due, 1))).label("due"),
@@ -258,7 +245,7 @@ def breakdown(filters: Filters, by: str) -> list[dict]:
         sa.select(key.label("key"), *_outcome_columns_from_facts())
         .where(*conditions).group_by(key))}
     if filters.bank_id:
-        claims = _claims(filters).add_columns(key.label("key")).subquery("c")
+        claims = _claims(filters, _group_key(by, filters, CF).label("key")).subquery("c")
         outcomes = {row.key: row for row in db.session.execute(
             sa.select(claims.c.key, *_outcome_columns_from_claims(claims))
             .group_by(claims.c.key))}
@@ -304,12 +291,7 @@ def _labels(by: str, keys: list) -> dict:
 
 def banks(filters: Filters) -> list[dict]:
     """One row per bank with claims on the cohort's needs."""
-    hours = sa.case((Claim.assigned_by_office.is_(False),
-                     seconds_between(Claim.claimed_at, F.published_at) / 3600.0))
-    claims = (_claims(filters)
-              .add_columns(hours.label("hours"), Rating.stars.label("stars"))
-              .outerjoin(Rating, Rating.claim_id == Claim.id)
-              .subquery("c"))
+    claims = _claims(filters).subquery("c")
     due, on_time = _due_and_on_time(claims, utcnow())
     rows = db.session.execute(
         sa.select(
@@ -330,7 +312,7 @@ def banks(filters: Filters) -> list[dict]:
             .label("amount_disbursed"),
             sa.func.avg(claims.c.stars).label("rating"),
             sa.func.count(claims.c.stars).label("ratings"),
-            *([sa.func.percentile_cont(0.5).within_group(claims.c.hours).label("median")]
+            *([sa.func.percentile_cont(0.5).within_group(claims.c.grab_hours).label("median")]
               if _postgres() else []),
         )
         .select_from(claims).join(Bank, Bank.id == claims.c.bank_id)
@@ -364,11 +346,11 @@ def banks(filters: Filters) -> list[dict]:
 def _bank_medians(claims) -> dict[int, float]:
     """Median hours from publication to the bank's grab, per bank, in one query."""
     ranked = (sa.select(
-        claims.c.bank_id.label("bank_id"), claims.c.hours.label("value"),
+        claims.c.bank_id.label("bank_id"), claims.c.grab_hours.label("value"),
         sa.func.row_number().over(partition_by=claims.c.bank_id,
-                                  order_by=claims.c.hours).label("rn"),
+                                  order_by=claims.c.grab_hours).label("rn"),
         sa.func.count().over(partition_by=claims.c.bank_id).label("cnt"))
-        .where(claims.c.hours.is_not(None))).subquery("r")
+        .where(claims.c.grab_hours.is_not(None))).subquery("r")
     rows = db.session.execute(
         sa.select(ranked.c.bank_id, sa.func.avg(ranked.c.value))
         .where(ranked.c.rn.in_([(ranked.c.cnt + 1) // 2, (ranked.c.cnt + 2) // 2]))
