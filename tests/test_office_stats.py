@@ -376,6 +376,12 @@ def test_the_numbers_follow_the_workflow_as_it_happens(make):
     assert after["amount_approved_wan"] == Decimal("120.00")
     assert stats.summary(stats.Filters())["credit_rate"] == Decimal("1.0000")
     assert stats.summary(stats.Filters())["median_hours_to_first_claim"] is not None
+    claims.record_event(claim, manager.user, {"type": "disbursed", "amount_wan": "100.00"})
+    claims.rate(claim, owner.user, 4, "服务及时")
+    [row] = stats.banks(stats.Filters())
+    assert (row["grabs"], row["amount_disbursed_wan"], row["ratings"]) == (1, Decimal("100.00"),
+                                                                         1)
+    assert row["average_rating"] == Decimal("4.00")
 
     # A row lost (a consumer failed for good) comes back with the periodic drain.
     db.session.execute(sa.delete(NeedFacts))
@@ -383,3 +389,4 @@ def test_the_numbers_follow_the_workflow_as_it_happens(make):
     assert stats.summary(stats.Filters())["needs_posted"] == 0
     drain_and_repair()
     assert stats.summary(stats.Filters())["needs_credit_approved"] == 1
+    assert stats.banks(stats.Filters())[0]["ratings"] == 1

@@ -1,6 +1,6 @@
 """The finance office's numbers, aggregated in SQL (the same queries on SQLite and PostgreSQL)
-over the read model `NeedFacts` (one row per published need, see `matchmaker.office.facts`), and
-over the claims themselves where one bank's share or the picks are asked for.
+over the read models `NeedFacts` (one row per published need) and `ClaimFacts` (one row per
+claim, with its need's keys), see `matchmaker.office.facts`.
 
 Definitions (the dashboard, the API and the exports all read these functions):
 
