@@ -390,3 +390,14 @@ def test_the_numbers_follow_the_workflow_as_it_happens(make):
     drain_and_repair()
     assert stats.summary(stats.Filters())["needs_credit_approved"] == 1
     assert stats.banks(stats.Filters())[0]["ratings"] == 1
+
+
+def test_all_breakdowns_at_once_equal_each_alone(history):
+    """PostgreSQL computes them in one GROUPING SETS pass; each alone is a plain GROUP BY."""
+    _, banks = history
+    for f in (stats.Filters(), stats.Filters(start=date(2026, 3, 1), region_code="330500"),
+              stats.Filters(bank_id=banks[0], category="4")):
+        together = stats.breakdowns(f)
+        assert set(together) == set(stats.BREAKDOWNS)
+        for by in stats.BREAKDOWNS:
+            assert together[by] == stats.breakdown(f, by), (f, by)

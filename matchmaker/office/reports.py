@@ -136,8 +136,7 @@ class Report:
 
     @classmethod
     def build(cls, filters: stats.Filters) -> Report:
-        return cls(filters, stats.summary(filters),
-                   {by: stats.breakdown(filters, by) for by in stats.BREAKDOWNS},
+        return cls(filters, stats.summary(filters), stats.breakdowns(filters),
                    stats.banks(filters))
 
     def table(self, name: str) -> tuple[Table, list[dict]]:

@@ -115,11 +115,6 @@ def _rate(numerator: int, denominator: int) -> Decimal | None:
     return (Decimal(numerator) / Decimal(denominator)).quantize(Decimal("0.0001"))
 
 
-def _co2(claims):
-    """The 2013 guide's share of the needs' reductions financed by the disbursed claims."""
-    return sa.select(sa.func.coalesce(sa.func.sum(claims.c.co2_share_t), 0))
-
-
 def _outcome_columns_from_facts():
     return [
         sa.func.count().label("needs_posted"),
@@ -151,6 +146,7 @@ def _outcome_columns_from_claims(claims):
         sa.func.coalesce(sa.func.sum(sa.case((claims.c.disbursed_at.is_not(None),
                                               claims.c.disbursed_amount_wan))), 0)
         .label("amount_disbursed"),
+        sa.func.coalesce(sa.func.sum(claims.c.co2_share_t), 0).label("co2"),
     ]
 
 
@@ -167,7 +163,7 @@ def summary(filters: Filters) -> dict:
         claims = _claims(filters).subquery("c")
         outcomes = db.session.execute(
             sa.select(*_outcome_columns_from_claims(claims)).select_from(claims)).one()
-        co2 = db.session.scalar(_co2(claims))
+        co2 = outcomes.co2
         per_need = (sa.select(sa.func.min(claims.c.grab_hours).label("hours"))
                     .where(claims.c.assigned_by_office.is_(False))
                     .group_by(claims.c.need_id)).subquery("g")
@@ -239,21 +235,48 @@ def _group_key(by: str, filters: Filters, table=F):
 def breakdown(filters: Filters, by: str) -> list[dict]:
     if by not in BREAKDOWNS:
         raise ValueError(by)
-    key = _group_key(by, filters)
+    return breakdowns(filters, (by,))[by]
+
+
+def breakdowns(filters: Filters, kinds=BREAKDOWNS) -> dict[str, list[dict]]:
+    """The breakdowns `kinds`. On PostgreSQL in one pass over each read model (GROUPING SETS);
+    SQLite, which has none, runs one grouped query per breakdown."""
+    kinds = tuple(kinds)
+    if any(by not in BREAKDOWNS for by in kinds):
+        raise ValueError(kinds)
     conditions = cohort_conditions(filters)
-    base = {row.key: row for row in db.session.execute(
-        sa.select(key.label("key"), *_outcome_columns_from_facts())
-        .where(*conditions).group_by(key))}
+    keys = {by: _group_key(by, filters) for by in kinds}
+    base = _grouped(keys, sa.select(*_outcome_columns_from_facts()).where(*conditions))
     if filters.bank_id:
-        claims = _claims(filters, _group_key(by, filters, CF).label("key")).subquery("c")
-        outcomes = {row.key: row for row in db.session.execute(
-            sa.select(claims.c.key, *_outcome_columns_from_claims(claims))
-            .group_by(claims.c.key))}
-        co2 = {key_value: value for value, key_value in db.session.execute(
-            _co2(claims).add_columns(claims.c.key).group_by(claims.c.key))}
+        claim_keys = {by: _group_key(by, filters, CF) for by in kinds}
+        claims = _claims(filters, *(key.label(f"k_{by}") for by, key in claim_keys.items())
+                         ).subquery("c")
+        outcomes = _grouped({by: claims.c[f"k_{by}"] for by in kinds},
+                            sa.select(*_outcome_columns_from_claims(claims)))
     else:
         outcomes = base
-        co2 = {k: row.co2 for k, row in base.items()}
+    return {by: _breakdown_rows(by, base[by], outcomes[by]) for by in kinds}
+
+
+def _grouped(keys: dict, query) -> dict[str, dict]:
+    """{breakdown: {key value: row}} for `query` grouped by each of `keys` in turn."""
+    if _postgres() and len(keys) > 1:
+        names = list(keys)
+        query = (query.add_columns(*(keys[by].label(f"k_{by}") for by in names),
+                                   *(sa.func.grouping(keys[by]).label(f"g_{by}")
+                                     for by in names))
+                 .group_by(sa.func.grouping_sets(*keys.values())))
+        result: dict[str, dict] = {by: {} for by in names}
+        for row in db.session.execute(query):
+            for by in names:
+                if getattr(row, f"g_{by}") == 0:  # 0: this row groups by that key
+                    result[by][getattr(row, f"k_{by}")] = row
+        return result
+    return {by: {row.key: row for row in db.session.execute(
+        query.add_columns(key.label("key")).group_by(key))} for by, key in keys.items()}
+
+
+def _breakdown_rows(by: str, base: dict, outcomes: dict) -> list[dict]:
     labels = _labels(by, list(base))
     rows = []
     for key_value, row in sorted(base.items(), key=lambda item: str(item[0])):
@@ -268,7 +291,7 @@ def breakdown(filters: Filters, by: str) -> list[dict]:
             "needs_credit_approved": approved, "credit_rate": _rate(approved, row.needs_posted),
             "amount_approved_wan": _money(out.amount_approved if out else 0),
             "amount_disbursed_wan": _money(out.amount_disbursed if out else 0),
-            "co2_reduction_t": _money(co2.get(key_value, 0)),
+            "co2_reduction_t": _money(out.co2 if out else 0),
         })
     return rows
 
