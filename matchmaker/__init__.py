@@ -93,9 +93,11 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
+    from matchmaker.web import security
     from matchmaker.web.errors import register
 
     register(app)
+    security.register(app)
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -7,14 +7,14 @@ import sqlalchemy as sa
 
 from matchmaker.enterprises.models import Enterprise
 from matchmaker.extensions import db
+from matchmaker.web.security import CONTENT_SECURITY_POLICY
 from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
 
-# What production will send: nothing inline, nothing from elsewhere.
-STRICT_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-              "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-              "frame-ancestors 'none'")
+# What the app sends (nothing inline, nothing from elsewhere; matchmaker.web.security). The
+# fixtures below set it explicitly as well.
+STRICT_CSP = CONTENT_SECURITY_POLICY
 
 
 @pytest.fixture

@@ -1,0 +1,35 @@
+"""Every answer — pages, the API, static files, errors — carries the security headers; HSTS only
+in production."""
+
+from __future__ import annotations
+
+import pytest
+
+from matchmaker import create_app
+from matchmaker.web.security import CONTENT_SECURITY_POLICY
+
+PATHS = ["/", "/login", "/products", "/api/v1/openapi.json", "/api/v1/me", "/no-such-page",
+         "/static/css/app.css"]
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("path", PATHS)
+def test_every_answer_carries_the_headers(client, path):
+    response = client.get(path)
+    assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    assert "script-src 'self';" in CONTENT_SECURITY_POLICY  # no 'unsafe-inline' anywhere
+    assert "unsafe" not in CONTENT_SECURITY_POLICY
+    assert "frame-ancestors 'none'" in CONTENT_SECURITY_POLICY
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    assert "Strict-Transport-Security" not in response.headers  # development: plain HTTP
+
+
+@pytest.mark.sqlite_only
+def test_production_adds_hsts(app_config):
+    app = create_app(app_config | {"ENV_NAME": "production"})
+    response = app.test_client().get("/login")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+
