@@ -301,6 +301,12 @@ def _manager(claim: Claim) -> list[User]:
     return [claim.manager] if claim.manager is not None else []
 
 
+def _tell_bank(claim: Claim, message: Message, row, **data) -> None:
+    """The claim's manager (in-app, email) and its bank's webhook hear of an event."""
+    notify_users(_manager(claim), message, f"o{row.id}")
+    notify_bank_webhook(claim.bank_id, message, f"o{row.id}", {"claim_id": claim.id, **data})
+
+
 @outbox_handler("claim.created", "claim.assigned")
 def on_claim_created(row) -> None:
     claim, need = _claim(row)
@@ -315,8 +321,7 @@ def on_claim_created(row) -> None:
         title = f"金融办已将您的需求「{need.title}」派给{bank}"
         manager_message = Message("assigned", f"金融办派单：{need.title}",
                                   f"请在期限内联系企业。金额 {_wan(need.amount_wan)}。", need.id)
-        notify_users(_manager(claim), manager_message, f"o{row.id}")
-        notify_bank_webhook(claim.bank_id, manager_message, f"o{row.id}", {"claim_id": claim.id})
+        _tell_bank(claim, manager_message, row)
     else:
         title = f"{bank}抢单了您的需求「{need.title}」"
     notify_users(enterprise_users(need.enterprise_id),
@@ -331,16 +336,13 @@ def on_claim_selected(row) -> None:
         return
     picked = Message("selected", f"企业选定贵行对接：{need.title}",
                      f"请在 {_local(claim.contact_due_at)} 前联系企业并在平台记录。", need.id)
-    notify_users(_manager(claim), picked, f"o{row.id}")
-    notify_bank_webhook(claim.bank_id, picked, f"o{row.id}",
-                        {"claim_id": claim.id, "contact_due_at": _local(claim.contact_due_at)})
+    _tell_bank(claim, picked, row, contact_due_at=_local(claim.contact_due_at))
     passed_over = set(row.payload.get("not_selected_bank_ids") or [])
     for other in need.claims:
         if other.bank_id in passed_over and other.id != claim.id:
             message = Message("not_selected", f"企业未选择贵行：{need.title}",
                               f"企业选择了{claim.bank.name}。", need.id)
-            notify_users(_manager(other), message, f"o{row.id}")
-            notify_bank_webhook(other.bank_id, message, f"o{row.id}", {"claim_id": other.id})
+            _tell_bank(other, message, row)
 
 
 @outbox_handler("claim.selection_cancelled")
@@ -351,8 +353,7 @@ def on_selection_cancelled(row) -> None:
     reason = row.payload.get("reason") or ""
     message = Message("selection_cancelled", f"企业取消了对贵行的选定：{need.title}",
                       f"原因：{reason}" if reason else "", need.id)
-    notify_users(_manager(claim), message, f"o{row.id}")
-    notify_bank_webhook(claim.bank_id, message, f"o{row.id}", {"claim_id": claim.id})
+    _tell_bank(claim, message, row)
 
 
 @outbox_handler("claim.contacted", "claim.credit_approved", "claim.disbursed", "claim.declined")
@@ -385,8 +386,7 @@ def on_claim_lapsed(row) -> None:
         return
     message = Message("lapsed", f"选定已失效：{need.title}",
                       "贵行未在期限内记录联系企业，本次选定已失效。", need.id)
-    notify_users(_manager(claim), message, f"o{row.id}")
-    notify_bank_webhook(claim.bank_id, message, f"o{row.id}", {"claim_id": claim.id})
+    _tell_bank(claim, message, row)
     notify_users(enterprise_users(need.enterprise_id),
                  Message("lapsed", f"{claim.bank.name}未在期限内联系您：{need.title}",
                          "您可以重新选择其他抢单银行；无银行可选时，需求将上报金融办。", need.id),
@@ -400,8 +400,7 @@ def on_contact_due_soon(row) -> None:
         return
     message = Message("deadline_reminder", f"请尽快联系企业：{need.title}",
                       f"联系期限 {_local(claim.contact_due_at)}，逾期选定将失效。", need.id)
-    notify_users(_manager(claim), message, f"o{row.id}")
-    notify_bank_webhook(claim.bank_id, message, f"o{row.id}", {"claim_id": claim.id})
+    _tell_bank(claim, message, row)
 
 
 @outbox_handler("claim.reassigned")
