@@ -40,12 +40,25 @@ def register_extensions(app: Flask) -> None:
     import search.sync  # noqa: F401  (outbox consumers that keep the search index true)
     from matchmaker import models  # noqa: F401  (every table on the metadata)
     from matchmaker.accounts.services import load_user_by_session_token
-    from matchmaker.extensions import csrf, db, login_manager, migrate
+    from matchmaker.extensions import csrf, db, limiter, login_manager, login_rate_limit, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"),
                      render_as_batch=True, compare_type=True)
     csrf.init_app(app)
+    # Limits are checked in the limited views, after CSRFProtect: a form without its token never
+    # reaches a password check, so only real attempts are counted.
+    if not app.config["RATELIMIT_STORAGE_URI"]:
+        app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
+    # Redis down: the same per-address limit, counted in this process's memory meanwhile.
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK", login_rate_limit)
+    limiter.init_app(app)
+    limiter._storage_dead = False  # one extension object serves every app of a process (tests)
+    if app.config["PROXY_COUNT"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
     login_manager.login_message = "请先登录"

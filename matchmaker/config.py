@@ -148,6 +148,23 @@ def load(instance_path: str) -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": production,
         "WTF_CSRF_TIME_LIMIT": None,
+        # Anti-automation: attempts per client address at the login form and the token endpoint
+        # (together), and at registration; then one account is locked after this many wrong
+        # passwords in a row, for this long.
+        "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "20 per minute;200 per hour"),
+        "SIGNUP_RATE_LIMIT": os.environ.get("SIGNUP_RATE_LIMIT", "10 per minute;50 per hour"),
+        "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
+        "LOGIN_LOCKOUT_MINUTES": _int("LOGIN_LOCKOUT_MINUTES", 15),
+        # Unset: REDIS_URL's Redis, else this process's memory (see create_app).
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or None,
+        "RATELIMIT_KEY_PREFIX": "greenmatch-limits",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        # Redis down: count in this process's memory rather than refuse every login.
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        # Reverse proxies in front of the app (nginx: 1). Their X-Forwarded-For/-Proto are then
+        # trusted for the client address (rate limits, the audit log) and the scheme.
+        "PROXY_COUNT": _int("PROXY_COUNT", 0),
         # OpenAPI document served at /api/v1/openapi.json (flask-smorest).
         "API_TITLE": "GreenMatch API",
         "API_VERSION": "v1",

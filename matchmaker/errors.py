@@ -26,6 +26,16 @@ class NotFound(ServiceError):
     status = 404
 
 
+class TooManyAttempts(ServiceError):
+    """An account locked after repeated failed logins; `until` is when it opens again (UTC)."""
+
+    status = 429
+
+    def __init__(self, message: str, until):
+        super().__init__(message)
+        self.until = until
+
+
 class FieldErrors:
     """Collects field messages so a service reports every problem at once."""
 

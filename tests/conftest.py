@@ -43,6 +43,9 @@ def base_config(instance: Path, database_uri: str) -> dict:
         "ELASTICSEARCH_URL": None,
         # Tests create many users; the production default (scrypt) is asserted in test_accounts.
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        # Tests log many users in from one address; test_rate_limits checks the real default.
+        "LOGIN_RATE_LIMIT": "1000 per minute",
+        "SIGNUP_RATE_LIMIT": "1000 per minute",
     }
 
 
@@ -170,6 +173,19 @@ def tokens(client, people):
     return token
 
 
+def _worker_redis_url(url: str) -> str:
+    """Under pytest-xdist each worker flushes a Redis database of its own (15, 14, … for /15)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker.removeprefix("gw") or 0)
+    if not index:
+        return url
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(base - index) % 16}"))
+
+
 @pytest.fixture
 def redis_url() -> str:
     url = os.environ.get("TEST_REDIS_URL")
@@ -177,6 +193,7 @@ def redis_url() -> str:
         service_missing("Redis tests need TEST_REDIS_URL")
     from redis import Redis
 
+    url = _worker_redis_url(url)
     conn = Redis.from_url(url)
     try:
         conn.flushdb()

@@ -15,7 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from matchmaker.accounts.models import ApiToken, User, new_session_token
 from matchmaker.audit.services import record
 from matchmaker.database import utcnow
-from matchmaker.errors import Conflict, FieldErrors
+from matchmaker.errors import Conflict, FieldErrors, TooManyAttempts
 from matchmaker.extensions import db
 
 # Checked against when the e-mail is unknown, so both paths take the same (slow) time.
@@ -85,14 +85,54 @@ def new_user(*, email: str, password: str, name: str, role: str, phone: str | No
 
 
 def authenticate(email: str, password: str) -> User | None:
+    """The user of these credentials, or None. After LOGIN_MAX_FAILURES wrong passwords in a row
+    the account is locked for LOGIN_LOCKOUT_MINUTES: every attempt, even with the right password,
+    raises TooManyAttempts until then (a guesser learns nothing more from trying)."""
     email = normalize_email(email)
     user = db.session.scalar(sa.select(User).where(User.email == email)) if email else None
     if user is None:
         check_password_hash(_DUMMY_HASH, password or "")
         return None
-    if not check_password_hash(user.password_hash, password or "") or not user.active:
+    now = utcnow()
+    if user.locked_until is not None and user.locked_until > now:
+        check_password_hash(_DUMMY_HASH, password or "")
+        raise _locked(user.locked_until)
+    if not check_password_hash(user.password_hash, password or ""):
+        _note_failure(user, now)
         return None
+    if not user.active:
+        return None
+    if user.failed_logins or user.locked_until is not None:
+        user.failed_logins, user.locked_until = 0, None
+        db.session.commit()
     return user
+
+
+def _note_failure(user: User, now: datetime) -> None:
+    """Count a wrong password (atomically: parallel guesses all count) and lock at the limit."""
+    config = current_app.config
+    failures = db.session.execute(
+        sa.update(User).where(User.id == user.id)
+        .values(failed_logins=User.failed_logins + 1).returning(User.failed_logins)
+    ).scalar_one()
+    if failures < config["LOGIN_MAX_FAILURES"]:
+        db.session.commit()
+        return
+    until = now + timedelta(minutes=config["LOGIN_LOCKOUT_MINUTES"])
+    db.session.execute(sa.update(User).where(User.id == user.id)
+                       .values(failed_logins=0, locked_until=until))
+    record("user.locked", "user", user.id, after={"locked_until": until, "failures": failures},
+           actor=user)
+    db.session.commit()
+    raise _locked(until)
+
+
+def _locked(until: datetime) -> TooManyAttempts:
+    from matchmaker.web.filters import local_time
+
+    return TooManyAttempts(
+        f"登录失败次数过多，账户已临时锁定，请于 {local_time(until)} 之后再试，"
+        "或联系管理员重置密码", until)
 
 
 def note_login(user: User) -> None:

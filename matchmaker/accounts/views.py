@@ -17,7 +17,8 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from matchmaker.accounts import services
 from matchmaker.accounts.forms import LoginForm, PasswordForm
-from matchmaker.errors import InvalidInput
+from matchmaker.errors import InvalidInput, TooManyAttempts
+from matchmaker.extensions import limit_logins
 from matchmaker.web.forms import apply_service_errors, describe, password_hint
 from matchmaker.web.redirects import safe_next
 
@@ -40,13 +41,18 @@ def start_session(user) -> None:
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
+@limit_logins
 def login():
     next_url = safe_next(request.args.get("next"))
     if current_user.is_authenticated:
         return redirect(next_url or url_for("web.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = services.authenticate(form.email.data, form.password.data)
+        try:
+            user = services.authenticate(form.email.data, form.password.data)
+        except TooManyAttempts as exc:
+            form.form_errors.append(exc.message)
+            return render_template("accounts/login.html", form=form, next_url=next_url), 429
         if user is not None:
             services.note_login(user)
             start_session(user)

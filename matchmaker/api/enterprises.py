@@ -8,6 +8,7 @@ from matchmaker.api.core import BaseSchema, api_blueprint
 from matchmaker.api.fields import Code, Str
 from matchmaker.enterprises.services import Registration, register_enterprise
 from matchmaker.enums import ENTERPRISE_SIZES, ENV_CREDIT
+from matchmaker.extensions import limit_signups
 
 blp = api_blueprint("api_enterprises", "/enterprises", "企业注册")
 
@@ -50,9 +51,11 @@ class EnterpriseSchema(BaseSchema):
 
 
 @blp.route("", methods=["POST"])
+@limit_signups
 @blp.arguments(EnterpriseRegistrationSchema)
 @blp.response(201, EnterpriseSchema)
 @blp.alt_response(409, response="CONFLICT")
+@blp.alt_response(429, response="TOO_MANY_REQUESTS")
 def register(data):
     """注册企业及其首个用户
 

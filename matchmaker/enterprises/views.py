@@ -11,12 +11,14 @@ from matchmaker.accounts.views import start_session
 from matchmaker.enterprises.forms import RegistrationForm
 from matchmaker.enterprises.services import Registration, register_enterprise
 from matchmaker.errors import Conflict, InvalidInput
+from matchmaker.extensions import limit_signups
 from matchmaker.web.forms import apply_service_errors
 
 blueprint = Blueprint("enterprises", __name__)
 
 
 @blueprint.route("/register", methods=["GET", "POST"])
+@limit_signups
 def register():
     if current_user.is_authenticated:
         flash("您已登录；如需为另一家企业注册，请先退出登录", "info")

@@ -9,7 +9,8 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
-from matchmaker.errors import ServiceError
+from matchmaker.database import utcnow
+from matchmaker.errors import ServiceError, TooManyAttempts
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +78,14 @@ def register(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def handle_service_error(exc: ServiceError):
         if wants_json():
-            return json_error(exc.status, exc.message, exc.errors)
-        return render_template("errors/error.html", status=exc.status,
-                               message=exc.message), exc.status
+            response = json_error(exc.status, exc.message, exc.errors)
+        else:
+            response = render_template("errors/error.html", status=exc.status,
+                                       message=exc.message), exc.status
+        if isinstance(exc, TooManyAttempts):
+            seconds = max(1, int((exc.until - utcnow()).total_seconds()) + 1)
+            response = (*response, {"Retry-After": str(seconds)})
+        return response
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(exc: HTTPException):
