@@ -116,6 +116,8 @@ def load(instance_path: str) -> dict:
         # Notifications: one email or webhook call waits at most DELIVERY_TIMEOUT_SECONDS; a
         # failed one is tried again after each interval in turn, then marked failed.
         "DELIVERY_TIMEOUT_SECONDS": _int("DELIVERY_TIMEOUT_SECONDS", 10),
+        # Webhooks reach only public addresses (notifications/egress.py) unless this is set.
+        "WEBHOOK_ALLOW_PRIVATE_NETWORKS": _bool(os.environ.get("WEBHOOK_ALLOW_PRIVATE_NETWORKS")),
         "DELIVERY_LEASE_SECONDS": _int("DELIVERY_LEASE_SECONDS", 60),
         "DELIVERY_RETRY_INTERVALS": [10, 60, 300, 1800, 7200],
         "DELIVERY_REQUEUE_AFTER_SECONDS": _int("DELIVERY_REQUEUE_AFTER_SECONDS", 60),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 from collections.abc import Callable
 
@@ -9,10 +11,37 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 
 from matchmaker.claims.states import GRABBABLE_NEED
+from matchmaker.errors import ServiceError
 from matchmaker.extensions import db
 from matchmaker.needs.models import Need
 from matchmaker.products.models import Product
 from search import loaders
+
+log = logging.getLogger(__name__)
+
+
+class SearchUnavailable(ServiceError):
+    """The search cluster cannot answer. Pages show a notice, the API a 503; what was posted is
+    saved, and the outbox brings the index up to date once the cluster is back."""
+
+    status = 503
+
+    def __init__(self):
+        super().__init__("搜索服务暂时不可用，请稍后再试；已保存的需求和产品不受影响，"
+                         "恢复后会自动更新")
+
+
+@contextlib.contextmanager
+def answering():
+    """Turn the cluster's connection and server errors into SearchUnavailable."""
+    from elastic_transport import TransportError
+    from elasticsearch import ApiError
+
+    try:
+        yield
+    except (TransportError, ApiError) as exc:
+        log.error("search unavailable: %s", exc)
+        raise SearchUnavailable() from exc
 
 
 def get_engine(app: Flask | None = None):
@@ -80,6 +109,11 @@ def check() -> dict[str, dict[str, list[int]]]:
 
 def matches_for_need(need: Need, limit: int = 10) -> list[dict]:
     """Ranked eligible products for a need, with their reasons (the enterprise's view)."""
+    with answering():
+        return _matches_for_need(need, limit)
+
+
+def _matches_for_need(need: Need, limit: int) -> list[dict]:
     engine = get_engine()
     rows = []
     for match in engine.rank_products(loaders.need_doc(need), limit=limit):
@@ -96,6 +130,14 @@ def leads_for_bank(bank_id: int, *, category: str | None = None, region: str | N
                    min_amount=None, max_amount=None, limit: int = 20,
                    offset: int = 0) -> tuple[list[dict], int]:
     """Ranked open needs for a bank over all its active products (the manager's inbox)."""
+    with answering():
+        return _leads_for_bank(bank_id, category=category, region=region,
+                               min_amount=min_amount, max_amount=max_amount, limit=limit,
+                               offset=offset)
+
+
+def _leads_for_bank(bank_id: int, *, category, region, min_amount, max_amount, limit: int,
+                    offset: int) -> tuple[list[dict], int]:
     engine = get_engine()
     cap = current_app.config["CLAIM_CAP"]
     matches, total = engine.rank_needs(bank_id, category=category, region=region,

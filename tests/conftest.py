@@ -46,6 +46,8 @@ def base_config(instance: Path, database_uri: str) -> dict:
         # Tests log many users in from one address; test_rate_limits checks the real default.
         "LOGIN_RATE_LIMIT": "1000 per minute",
         "SIGNUP_RATE_LIMIT": "1000 per minute",
+        # Webhook receivers in the tests listen on 127.0.0.1; test_egress checks the policy.
+        "WEBHOOK_ALLOW_PRIVATE_NETWORKS": True,
     }
 
 
@@ -252,3 +254,20 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture
+def receiver():
+    """`receiver(script)`: a webhook endpoint on a thread (tests/webhook_receiver.py)."""
+    from tests.webhook_receiver import Receiver
+
+    started = []
+
+    def start(script=()):
+        server = Receiver(script).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

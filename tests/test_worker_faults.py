@@ -45,7 +45,7 @@ from matchmaker.extensions import db
 from matchmaker.notifications.models import Delivery, DeliveryAttempt, Notification
 from tests import factories
 from tests.conftest import free_port
-from tests.test_webhooks import Receiver, make_webhook
+from tests.test_webhooks import make_webhook
 from workers import queues
 from workers.connection import redis_connection
 from workers.serializer import SERIALIZER
@@ -180,20 +180,6 @@ def procs(tmp_path):
     processes = Processes(tmp_path)
     yield processes
     processes.close()
-
-
-@pytest.fixture
-def receiver():
-    started = []
-
-    def start(script=()):
-        server = Receiver(script).start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05, what: str = "",

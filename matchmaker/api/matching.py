@@ -83,6 +83,7 @@ LeadPageSchema = BaseSchema.from_dict({
 @blp.arguments(MatchQuerySchema, location="query")
 @blp.response(200, MatchListSchema)
 @blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(503, response="SERVICE_UNAVAILABLE")
 def need_matches(query, need_id: int):
     """需求的推荐产品（需求方企业、金融办）
 
@@ -102,11 +103,13 @@ def need_matches(query, need_id: int):
 @token_required("bank_manager", "bank_admin")
 @blp.arguments(LeadQuerySchema, location="query")
 @blp.response(200, LeadPageSchema)
+@blp.alt_response(503, response="SERVICE_UNAVAILABLE")
 def leads(query):
     """本行线索收件箱（客户经理、银行管理员）
 
     对本行所有在售产品符合条件的待抢单需求，按匹配得分从高到低（含需求新鲜度），附理由、
-    已抢单银行数与本行能否抢单。可按分类、地区、金额筛选，limit/offset 分页。
+    已抢单银行数与本行能否抢单。可按分类、地区、金额筛选，limit/offset 分页。搜索服务不可用时
+    503。
     """
     user = current_api_user()
     rows, total = leads_for_bank(

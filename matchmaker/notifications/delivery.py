@@ -26,7 +26,7 @@ from flask import current_app
 
 from matchmaker.database import utcnow
 from matchmaker.extensions import db
-from matchmaker.notifications import kinds
+from matchmaker.notifications import egress, kinds
 from matchmaker.notifications.models import BankWebhook, Delivery, DeliveryAttempt
 
 SIGNATURE_HEADER = "X-GreenMatch-Signature"
@@ -116,8 +116,7 @@ def _send_webhook(delivery: Delivery) -> tuple[int | None, str | None]:
         SIGNATURE_HEADER: sign(hook.secret, int(time.time()), body),
     })
     try:
-        with urllib.request.urlopen(  # noqa: S310  (checked above: http or https only)
-                request, timeout=current_app.config["DELIVERY_TIMEOUT_SECONDS"]) as response:
+        with egress.post(request, current_app.config["DELIVERY_TIMEOUT_SECONDS"]) as response:
             return response.status, None
     except urllib.error.HTTPError as exc:
         return exc.code, f"HTTP {exc.code}"

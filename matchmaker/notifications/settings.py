@@ -24,7 +24,7 @@ from matchmaker.database import utcnow
 from matchmaker.errors import Conflict, FieldErrors, Forbidden, NotFound
 from matchmaker.extensions import db
 from matchmaker.notifications import delivery as delivery_module
-from matchmaker.notifications import kinds
+from matchmaker.notifications import egress, kinds
 from matchmaker.notifications.models import (
     BankWebhook,
     Delivery,
@@ -189,6 +189,8 @@ def check_webhook_url(errors: FieldErrors, field: str, value) -> str:
         errors.add(field, "Webhook 地址不能包含用户名或密码；平台以签名证明请求来源")
     elif port == 0:
         errors.add(field, "Webhook 地址的端口不正确")
+    elif problem := egress.host_problem(parts.hostname):
+        errors.add(field, problem)
     if parts.fragment:
         errors.add(field, "Webhook 地址不能包含 # 片段")
     return url
