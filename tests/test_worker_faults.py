@@ -94,6 +94,9 @@ def worker_environment(app, **extra) -> dict[str, str]:
         "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
         "REDIS_URL": app.config["REDIS_URL"] or "", "INSTANCE_PATH": app.instance_path,
         "SECRET_KEY": app.config["SECRET_KEY"],
+        # The test's webhook receivers listen on 127.0.0.1 (see tests/test_egress.py).
+        "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "1" if app.config["WEBHOOK_ALLOW_PRIVATE_NETWORKS"]
+                                          else "",
     }
     env.update({key: str(value) for key, value in extra.items()})
     return env
