@@ -34,7 +34,7 @@ def issue(data):
 
     邮箱不存在、密码错误或账号已停用时一律返回 401，且说明相同。
     """
-    user = authenticate(data["email"], data["password"])
+    user = authenticate(data["email"], data["password"], via="api")
     if user is None:
         abort(401, message="邮箱或密码不正确")
     token, expires_at = issue_token(user)
