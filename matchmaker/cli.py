@@ -65,6 +65,38 @@ def create_platform_admin(email: str, password: str, name: str) -> None:
     click.echo(f"created platform admin {user.email} (id {user.id})")
 
 
+def _set_active(email: str, active: bool, reason: str | None) -> None:
+    import sqlalchemy as sa
+
+    from matchmaker.accounts.models import User
+    from matchmaker.accounts.services import normalize_email, set_active
+    from matchmaker.extensions import db
+
+    user = db.session.scalar(sa.select(User).where(User.email == normalize_email(email)))
+    if user is None:
+        raise click.ClickException(f"no user with e-mail {email}")
+    was = user.active
+    set_active(user, active, actor=None, reason=reason)
+    state = "active" if active else "deactivated"
+    click.echo(f"{user.email} (id {user.id}) {'already ' if was == active else ''}{state}")
+
+
+@users_cli.command("deactivate")
+@click.argument("email")
+@click.option("--reason", default=None, help="Why (kept in the audit log).")
+def deactivate_user(email: str, reason: str | None) -> None:
+    """Deactivate an account: it can no longer log in, its sessions and API tokens end."""
+    _set_active(email, False, reason)
+
+
+@users_cli.command("activate")
+@click.argument("email")
+@click.option("--reason", default=None, help="Why (kept in the audit log).")
+def activate_user(email: str, reason: str | None) -> None:
+    """Reactivate a deactivated account."""
+    _set_active(email, True, reason)
+
+
 @reference_cli.command("sync")
 def reference_sync() -> None:
     """Insert or update the catalog, regions and industries from the shipped files."""

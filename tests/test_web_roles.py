@@ -28,6 +28,8 @@ def pages(bank_id: int, manager_id: int) -> dict[str, set[str]]:
         f"/office/banks/{bank_id}/users/new": OFFICE,
         "/office/users": OFFICE,
         "/office/users/new": OFFICE,
+        "/office/audit": OFFICE,
+        "/office/audit/export.csv": OFFICE,
         "/bank/": BANK,
         "/bank/users": {"bank_admin"},
         "/bank/users/new": {"bank_admin"},

@@ -13,7 +13,7 @@ from sqlalchemy.orm import contains_eager
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from matchmaker.accounts.models import ApiToken, User, new_session_token
-from matchmaker.audit.services import record
+from matchmaker.audit.services import ANONYMOUS, record
 from matchmaker.database import utcnow
 from matchmaker.errors import Conflict, FieldErrors, TooManyAttempts
 from matchmaker.extensions import db
@@ -84,23 +84,47 @@ def new_user(*, email: str, password: str, name: str, role: str, phone: str | No
     return user
 
 
-def authenticate(email: str, password: str) -> User | None:
-    """The user of these credentials, or None. After LOGIN_MAX_FAILURES wrong passwords in a row
-    the account is locked for LOGIN_LOCKOUT_MINUTES: every attempt, even with the right password,
-    raises TooManyAttempts until then (a guesser learns nothing more from trying)."""
+def _printable(value: str, limit: int) -> str:
+    return "".join(ch for ch in value if ch.isprintable())[:limit]
+
+
+def _login_failed(email: str, user: User | None, reason: str, via: str) -> None:
+    """Audit a refused login: nobody is the actor (the caller proved no identity); the object
+    is the account when the e-mail names one, else the e-mail that was tried. Never the
+    password."""
+    shown = _printable(email, 254)
+    if user is not None:
+        record("user.login_failed", "user", user.id,
+               after={"email": shown, "reason": reason, "via": via}, actor=ANONYMOUS)
+    else:
+        record("user.login_failed", "login", shown or "-",
+               after={"email": shown, "reason": reason, "via": via}, actor=ANONYMOUS)
+    db.session.commit()
+
+
+def authenticate(email: str, password: str, via: str = "web") -> User | None:
+    """The active user with this e-mail and password, or None. A refusal is audited
+    (`via`: "web" or "api") with a reason only the office sees; the caller tells nobody more
+    than "邮箱或密码不正确". After LOGIN_MAX_FAILURES wrong passwords in a row the account is
+    locked for LOGIN_LOCKOUT_MINUTES: every attempt, even with the right password, raises
+    TooManyAttempts until then (a guesser learns nothing more from trying)."""
     email = normalize_email(email)
     user = db.session.scalar(sa.select(User).where(User.email == email)) if email else None
     if user is None:
         check_password_hash(_DUMMY_HASH, password or "")
+        _login_failed(email, None, "unknown_email", via)
         return None
     now = utcnow()
     if user.locked_until is not None and user.locked_until > now:
         check_password_hash(_DUMMY_HASH, password or "")
+        _login_failed(email, user, "locked", via)
         raise _locked(user.locked_until)
     if not check_password_hash(user.password_hash, password or ""):
+        _login_failed(email, user, "wrong_password", via)
         _note_failure(user, now)
         return None
     if not user.active:
+        _login_failed(email, user, "inactive", via)
         return None
     if user.failed_logins or user.locked_until is not None:
         user.failed_logins, user.locked_until = 0, None
@@ -122,7 +146,7 @@ def _note_failure(user: User, now: datetime) -> None:
     db.session.execute(sa.update(User).where(User.id == user.id)
                        .values(failed_logins=0, locked_until=until))
     record("user.locked", "user", user.id, after={"locked_until": until, "failures": failures},
-           actor=user)
+           actor=ANONYMOUS)
     db.session.commit()
     raise _locked(until)
 
@@ -136,7 +160,17 @@ def _locked(until: datetime) -> TooManyAttempts:
 
 
 def note_login(user: User) -> None:
+    """A web session starts (after `authenticate`, or right after registration)."""
+    before = user.last_login_at
     user.last_login_at = utcnow()
+    record("user.login", "user", user.id, before={"last_login_at": before},
+           after={"last_login_at": user.last_login_at, "via": "web"}, actor=user)
+    db.session.commit()
+
+
+def note_logout(user: User) -> None:
+    """A web session ends (the view then clears the session)."""
+    record("user.logout", "user", user.id, after={"via": "web"}, actor=user)
     db.session.commit()
 
 
@@ -148,16 +182,25 @@ def change_password(user: User, current: str, new: str) -> None:
     for msg in password_problems(new):
         errors.add("new_password", msg)
     errors.raise_if_any()
+    before = user.password_changed_at
     user.password_hash = hash_password(new)
     user.session_token = new_session_token()
     user.password_changed_at = utcnow()
-    db.session.execute(
+    revoked = _revoke_all_tokens(user)
+    # Only that it changed, when, and what it ended: never the password or its hash.
+    record("user.password_changed", "user", user.id, before={"password_changed_at": before},
+           after={"password_changed_at": user.password_changed_at, "other_sessions_ended": True,
+                  "tokens_revoked": revoked}, actor=user)
+    db.session.commit()
+
+
+def _revoke_all_tokens(user: User) -> int:
+    """Revoke the user's live API tokens; how many there were."""
+    return db.session.execute(
         sa.update(ApiToken)
         .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
-    )
-    record("user.password_changed", "user", user.id, actor=user)
-    db.session.commit()
+    ).rowcount or 0
 
 
 def load_user_by_session_token(token: str) -> User | None:
@@ -176,8 +219,12 @@ def _token_digest(raw: str) -> str:
 def issue_token(user: User) -> tuple[str, datetime]:
     raw = secrets.token_urlsafe(32)
     expires = utcnow() + timedelta(hours=current_app.config["API_TOKEN_TTL_HOURS"])
-    db.session.add(ApiToken(user_id=user.id, token_hash=_token_digest(raw), expires_at=expires))
-    record("token.issued", "user", user.id, actor=user)
+    token = ApiToken(user_id=user.id, token_hash=_token_digest(raw), expires_at=expires)
+    db.session.add(token)
+    db.session.flush()
+    # The token's row id identifies it; the token and its hash stay out of the log.
+    record("token.issued", "user", user.id, after={"token_id": token.id, "expires_at": expires},
+           actor=user)
     db.session.commit()
     return raw, expires
 
@@ -206,5 +253,49 @@ def revoke_token(raw: str) -> bool:
     if token is None or token.revoked_at is not None:
         return False
     token.revoked_at = utcnow()
+    record("token.revoked", "user", token.user_id, before={"token_id": token.id,
+                                                            "revoked_at": None},
+           after={"token_id": token.id, "revoked_at": token.revoked_at}, actor=token.user)
     db.session.commit()
     return True
+
+
+# --- deactivation ---------------------------------------------------------------------------
+
+
+def can_deactivate(actor: User | None, user: User) -> bool:
+    """The office and platform admins, for anyone; a bank's admin, for the bank's users. Nobody
+    for themselves (an office without an active account could not undo it)."""
+    from matchmaker.accounts.permissions import OFFICE_ROLES, can_manage_bank_users
+
+    if actor is None or actor.id == user.id:
+        return False
+    if actor.role in OFFICE_ROLES:
+        return True
+    return user.bank_id is not None and user.role != "admin" and \
+        can_manage_bank_users(actor, user.bank_id)
+
+
+def set_active(user: User, active: bool, actor: User | None, reason: str | None = None) -> User:
+    """Deactivate (or reactivate) an account. Deactivating ends its sessions and revokes its API
+    tokens; the account and its history stay. `actor` None is the command line."""
+    from matchmaker.errors import Forbidden
+
+    if actor is not None and not can_deactivate(actor, user):
+        raise Forbidden("无权停用或启用该账号")
+    if user.active == active:
+        return user
+    user.active = active
+    revoked = 0
+    if not active:
+        user.session_token = new_session_token()
+        revoked = _revoke_all_tokens(user)
+    after = {"active": active}
+    if reason:
+        after["reason"] = _printable(reason.strip(), 200)
+    if revoked:
+        after["tokens_revoked"] = revoked
+    record("user.activated" if active else "user.deactivated", "user", user.id,
+           before={"active": not active}, after=after, actor=actor or ANONYMOUS)
+    db.session.commit()
+    return user

@@ -65,6 +65,8 @@ def login():
 @blueprint.post("/logout")
 def logout():
     """POST only, and CSRFProtect checks the token: no link or image can log anyone out."""
+    if current_user.is_authenticated:
+        services.note_logout(current_user._get_current_object())
     logout_user()
     clear_session()
     flash("您已安全退出", "info")

@@ -30,6 +30,7 @@ API_MODULES = (
     "matchmaker.api.claims",
     "matchmaker.api.notifications",
     "matchmaker.api.stats",
+    "matchmaker.api.audit",
 )
 
 DESCRIPTION = """GreenMatch 绿色金融银企对接平台的 JSON API。

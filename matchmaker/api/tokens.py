@@ -40,7 +40,7 @@ def issue(data):
     同一来源地址的登录与换取令牌请求共同受 LOGIN_RATE_LIMIT 限制（默认每分钟 20 次），超出时 429，
     响应头 Retry-After 给出等待秒数。
     """
-    user = authenticate(data["email"], data["password"])
+    user = authenticate(data["email"], data["password"], via="api")
     if user is None:
         abort(401, message="邮箱或密码不正确")
     token, expires_at = issue_token(user)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from flask import g, has_request_context, request
 from flask_login import current_user
 
-from matchmaker.audit.models import AuditLog, OutboxEvent
+from matchmaker.audit.models import OBJECT_ID_MAX, AuditLog, OutboxEvent
 from matchmaker.database import utcnow
 from matchmaker.extensions import db
 from workers import queues
@@ -68,18 +68,66 @@ def current_actor():
     return None
 
 
+# Keys whose values never go into the log, at any depth of before/after: credentials and secrets.
+# A service should not pass them at all; this is the net under it.
+SECRET_KEYS = frozenset({
+    "password", "new_password", "current_password", "password_hash", "session_token",
+    "token", "token_hash", "api_token", "secret", "webhook_secret", "signing_secret",
+})
+REDACTED = "[已隐藏]"
+
+
+def without_secrets(value):
+    """`value` with the values of SECRET_KEYS replaced by a marker (the key stays: that a
+    secret changed is worth knowing, the secret itself is not)."""
+    if isinstance(value, dict):
+        return {k: REDACTED if str(k).lower() in SECRET_KEYS else without_secrets(v)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_secrets(v) for v in value]
+    return value
+
+
+def request_ip() -> str | None:
+    """The client's address as the WSGI server saw it (behind a proxy: the proxy's, unless the
+    app is wrapped in werkzeug's ProxyFix)."""
+    if not has_request_context() or not request.remote_addr:
+        return None
+    return request.remote_addr[:45]
+
+
+class _Anonymous:
+    """`record(actor=ANONYMOUS)`: nobody acted (a refused login, the command line), even when
+    the request has a user."""
+
+    def __repr__(self) -> str:
+        return "ANONYMOUS"
+
+
+ANONYMOUS = _Anonymous()
+
+
 def record(action: str, obj_type: str, obj_id, before: dict | None = None,
            after: dict | None = None, actor=None) -> AuditLog:
-    actor = actor or current_actor()
+    """Add one audit row to the current transaction (the caller commits).
+
+    `actor` defaults to the user of the request (API token or web session), or nobody outside a
+    request (the sweep, the command line); ANONYMOUS says nobody explicitly. The actor's role and
+    the request's IP are copied in, so the row stays true when the user later changes.
+    """
+    if actor is ANONYMOUS:
+        actor = None
+    elif actor is None:
+        actor = current_actor()
     entry = AuditLog(
         action=action,
         object_type=obj_type,
-        object_id=str(obj_id),
-        before=jsonable(before) if before is not None else None,
-        after=jsonable(after) if after is not None else None,
+        object_id=str(obj_id)[:OBJECT_ID_MAX],
+        before=without_secrets(jsonable(before)) if before is not None else None,
+        after=without_secrets(jsonable(after)) if after is not None else None,
         actor_id=actor.id if actor is not None else None,
         actor_role=actor.role if actor is not None else None,
-        ip=request.remote_addr if has_request_context() else None,
+        ip=request_ip(),
     )
     db.session.add(entry)
     return entry

@@ -756,5 +756,6 @@ def _remind_escalation(need_id: int, now: datetime) -> bool:
         return False
     need.escalation_reminded_at = now
     emit("need.escalation_due_soon", "need", need.id, {"escalation_due_at": due})
+    record("need.escalation_reminder", "need", need.id, after={"escalation_due_at": due})
     commit()
     return True

@@ -99,6 +99,8 @@ def register_enterprise(data: Registration) -> tuple[Enterprise, User]:
     db.session.flush()
     record("enterprise.registered", "enterprise", enterprise.id,
            after=snapshot(enterprise, AUDIT_FIELDS), actor=user)
+    record("user.created", "user", user.id,
+           after=snapshot(user, ["email", "name", "role", "enterprise_id"]), actor=user)
     emit("enterprise.registered", "enterprise", enterprise.id)
     try:
         commit()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
@@ -203,8 +203,23 @@ class WebhookSaved:
     secret: str | None  # the new secret, only when this call generated it
 
 
+def audit_url(url: str | None) -> str | None:
+    """The address for the audit log, with the values of its query string hidden: a bank may
+    put an access key of its own there (`?key=…`), which the log must not keep."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    hidden = "&".join(f"{pair.partition('=')[0]}=***" if "=" in pair else "***"
+                      for pair in parts.query.split("&"))
+    return urlunsplit(parts._replace(query=hidden))
+
+
 def _hook_state(hook: BankWebhook) -> dict:
-    return {"url": hook.url, "kinds": list(hook.kinds or []), "active": bool(hook.active)}
+    """What the audit log keeps of a webhook: never its secret, nor the query of its URL."""
+    return {"url": audit_url(hook.url), "kinds": list(hook.kinds or []),
+            "active": bool(hook.active)}
 
 
 def configure_webhook(bank: Bank, actor: User, url, kinds_, active,
@@ -283,11 +298,11 @@ def retry_delivery(delivery: Delivery, actor: User) -> Delivery:
         raise Conflict("本行的 Webhook 已停用，请先启用后再重新发送")
     from matchmaker.notifications.services import queue_deliveries
 
-    before = {"status": delivery.status, "target": delivery.target}
+    before = {"status": delivery.status, "target": audit_url(delivery.target)}
     delivery_module.retry_now(delivery)
     delivery.target = hook.url  # to the current address: the admin may have just fixed it
     record("delivery.retried", "delivery", delivery.id, before=before,
-           after={"status": "pending", "target": delivery.target}, actor=actor)
+           after={"status": "pending", "target": audit_url(delivery.target)}, actor=actor)
     queue_deliveries([delivery.id])
     commit()
     db.session.refresh(delivery)

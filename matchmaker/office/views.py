@@ -1,9 +1,8 @@
-"""The finance office's pages: banks, their users, the office's own accounts, and the lead
-workflow's queue (needs nobody grabbed, picks that lapsed) with 派单 and each need's audit trail."""
+"""The finance office's pages: banks, their users, the office's own accounts, the lead
+workflow's queue (needs nobody grabbed, picks that lapsed) with 派单 and each need's audit trail,
+the search over the whole audit log, and the dashboard."""
 
 from __future__ import annotations
-
-from datetime import datetime
 
 import sqlalchemy as sa
 from flask import (
@@ -18,8 +17,9 @@ from flask import (
 )
 from flask_login import current_user
 
-from matchmaker.accounts.models import User
 from matchmaker.accounts.permissions import OFFICE_ROLES, roles_required
+from matchmaker.audit import display
+from matchmaker.audit import queries as audit_queries
 from matchmaker.banks import queries as bank_queries
 from matchmaker.banks.forms import BankForm, BankUserForm
 from matchmaker.banks.models import Bank
@@ -28,19 +28,13 @@ from matchmaker.claims import queries as claim_queries
 from matchmaker.claims import services as claim_services
 from matchmaker.claims import states
 from matchmaker.claims.forms import AssignForm, to_int
-from matchmaker.enums import (
-    CLAIM_STATUSES,
-    DECLINE_REASONS,
-    ENTERPRISE_SIZES,
-    NEED_STATUSES,
-    ROLES,
-)
+from matchmaker.enums import ENTERPRISE_SIZES, ROLES
 from matchmaker.errors import Conflict, Forbidden, InvalidInput
 from matchmaker.extensions import db
 from matchmaker.needs.models import Need
 from matchmaker.needs.services import can_view
 from matchmaker.office import queries, reports, stats
-from matchmaker.office.forms import DashboardFilterForm, OfficeUserForm
+from matchmaker.office.forms import AuditFilterForm, DashboardFilterForm, OfficeUserForm
 from matchmaker.office.services import create_office_user
 from matchmaker.reference import codes
 from matchmaker.web.filters import local_time
@@ -211,81 +205,13 @@ def assign(need_id: int):
     return redirect(url_for("office.queue"))
 
 
-TRAIL_ACTIONS = {
-    "need.created": "发布需求", "need.updated": "修改需求", "need.published": "发布草稿",
-    "need.withdrawn": "撤回需求", "need.escalated": "上报金融办", "need.expired": "过期",
-    "claim.grabbed": "抢单", "claim.selected": "选定银行",
-    "claim.selection_cancelled": "取消选定", "claim.contacted": "已对接",
-    "claim.credit_approved": "已授信", "claim.disbursed": "已放款", "claim.declined": "拒绝",
-    "claim.lapsed": "选定超时失效", "claim.assigned": "派单", "claim.reassigned": "转交线索",
-    "claim.rated": "评价", "claim.contact_reminder": "对接提醒",
-}
-TRAIL_FIELDS = {
-    "status": "需求状态", "claim_status": "抢单状态", "claim_id": "抢单记录", "bank_id": "银行",
-    "manager_id": "客户经理", "amount_wan": "金额（万元）", "rate": "年利率（%）",
-    "reason_code": "拒绝原因", "reason": "原因", "note": "备注", "slot": "抢单序号",
-    "product_id": "产品", "contact_due_at": "对接期限", "stars": "评分", "comment": "评价",
-    "not_selected_bank_ids": "未被选定的银行", "eligible_product": "有适用产品",
-    "published_at": "发布时间", "deadline": "截止日期", "cancelled_claim_ids": "取消的抢单",
-}
-
-
-def _trail_value(key: str, value, names: dict) -> str:
-    if value is None or value == "":
-        return "—"
-    if key == "status":
-        return NEED_STATUSES.get(value, str(value))
-    if key == "claim_status":
-        return CLAIM_STATUSES.get(value, str(value))
-    if key == "reason_code":
-        return DECLINE_REASONS.get(value, str(value))
-    if key == "bank_id":
-        return names["banks"].get(value, f"#{value}")
-    if key == "manager_id":
-        return names["users"].get(value, f"#{value}")
-    if key == "not_selected_bank_ids" and isinstance(value, list):
-        return "、".join(names["banks"].get(v, f"#{v}") for v in value) or "—"
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if key.endswith("_at") and isinstance(value, str):
-        try:
-            return local_time(datetime.fromisoformat(value))
-        except ValueError:
-            return value
-    if isinstance(value, list):
-        return "、".join(str(v) for v in value) or "—"
-    if isinstance(value, dict):
-        return "；".join(f"{k}: {v}" for k, v in value.items())
-    return str(value)
-
-
 def _trail_rows(rows: list[dict]) -> list[dict]:
-    """The trail with Chinese labels, and bank and manager names for their ids."""
-    bank_ids, user_ids = set(), set()
-    for row in rows:
-        for part in (row["before"] or {}, row["after"] or {}):
-            if isinstance(part.get("bank_id"), int):
-                bank_ids.add(part["bank_id"])
-            bank_ids.update(v for v in part.get("not_selected_bank_ids") or []
-                            if isinstance(v, int))
-            if isinstance(part.get("manager_id"), int):
-                user_ids.add(part["manager_id"])
-    names = {
-        "banks": dict(db.session.execute(sa.select(Bank.id, Bank.name)
-                                         .where(Bank.id.in_(bank_ids))).all()) if bank_ids else {},
-        "users": dict(db.session.execute(sa.select(User.id, User.name)
-                                         .where(User.id.in_(user_ids))).all()) if user_ids else {},
-    }
-
-    def describe(part) -> list[tuple[str, str]]:
-        if not isinstance(part, dict):
-            return []
-        return [(TRAIL_FIELDS.get(key, key), _trail_value(key, value, names))
-                for key, value in part.items()]
-
-    return [row | {"label": TRAIL_ACTIONS.get(row["action"], row["action"]),
+    """The trail with Chinese labels, and bank, manager and product names for their ids."""
+    names = display.names_for(rows)
+    return [row | {"label": display.action_label(row["action"]),
                    "role_label": ROLES.get(row["actor_role"] or "", row["actor_role"] or ""),
-                   "before_items": describe(row["before"]), "after_items": describe(row["after"])}
+                   "before_items": display.items(row["before"], names),
+                   "after_items": display.items(row["after"], names)}
             for row in rows]
 
 
@@ -296,6 +222,126 @@ def trail(need_id: int):
     need = _visible_need(need_id)
     return render_template("office/trail.html", need=need,
                            rows=_trail_rows(claim_queries.need_trail(need.id)))
+
+
+# --- the audit log: search, CSV ---------------------------------------------------------------
+
+
+def _audit_form() -> tuple[AuditFilterForm, audit_queries.Filters | None]:
+    """The filters from the query string; None when they do not validate (shown in the form)."""
+    form = AuditFilterForm(request.args)
+    form.role.choices = [("", "全部角色"), *ROLES.items(),
+                         (audit_queries.SYSTEM, "系统或匿名（无操作人）")]
+    actions = [("", "全部操作"), *display.ACTION_GROUPS.items(),
+               *sorted(display.ACTION_LABELS.items())]
+    if form.action.data and form.action.data not in dict(actions):
+        actions.append((form.action.data, form.action.data))
+    form.action.choices = actions
+    types = [("", "全部对象"), *display.OBJECT_TYPES.items()]
+    if form.object_type.data and form.object_type.data not in dict(types):
+        types.append((form.object_type.data, form.object_type.data))
+    form.object_type.choices = types
+    if request.args and not form.validate():
+        return form, None
+    return form, form.filters()
+
+
+def _audit_cursor(form: AuditFilterForm) -> tuple[audit_queries.Cursor | None, bool]:
+    """The `before` cursor of the query string: (cursor, valid)."""
+    raw = request.args.get("before")
+    if not raw:
+        return None, True
+    try:
+        return audit_queries.Cursor.decode(raw), True
+    except ValueError:
+        form.form_errors.append("分页参数无效，请从第一页重新查询")
+        return None, False
+
+
+def _object_link(row: dict) -> str | None:
+    """The page of the entry's object, where there is one."""
+    kind, ident = row["object_type"], row["object_id"]
+    if not ident.isdigit():
+        return None
+    if kind == "need":
+        return url_for("needs.show", need_id=int(ident))
+    if kind == "bank":
+        return url_for("office.bank", bank_id=int(ident))
+    if kind == "product":
+        return url_for("products.detail", product_id=int(ident))
+    return None
+
+
+def _audit_rows(rows: list[dict]) -> list[dict]:
+    names = display.names_for(rows)
+    return [row | {"label": display.action_label(row["action"]),
+                   "role_label": display.role_label(row["actor_role"], row["ip"]),
+                   "object_label": display.object_label(row["object_type"]),
+                   "object_url": _object_link(row),
+                   "trail_url": url_for("office.trail", need_id=int(row["object_id"]))
+                   if row["object_type"] == "need" and row["object_id"].isdigit() else None,
+                   "changes": display.diff(row, names)}
+            for row in rows]
+
+
+@blueprint.get("/audit")
+@office_only
+def audit():
+    """审计日志: every audited change, newest first, with filters and a CSV export."""
+    form, filters = _audit_form()
+    cursor, cursor_ok = _audit_cursor(form)
+    if filters is None or not cursor_ok:
+        return render_template("office/audit.html", form=form, rows=None, next_cursor=None,
+                               filtered=True), 422
+    rows, following = audit_queries.search(filters, cursor)
+    args = {k: v for k, v in request.args.items() if k != "before" and v}
+    return render_template(
+        "office/audit.html", form=form, rows=_audit_rows(rows), filtered=bool(args),
+        first_page=cursor is None, args=args,
+        next_url=url_for("office.audit", **args, before=following.encode())
+        if following else None)
+
+
+CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value) -> str:
+    """Text for a CSV cell; one that a spreadsheet would run as a formula gets a leading '."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(CSV_FORMULA_START) else text
+
+
+@blueprint.get("/audit/export.csv")
+@office_only
+def audit_csv():
+    import csv
+    import io
+    import json
+
+    _, filters = _audit_form()
+    if filters is None:
+        abort(422)
+    rows, truncated = audit_queries.export(filters)
+    rows = _audit_rows(rows)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["时间（北京时间）", "操作人", "邮箱", "角色", "IP", "操作", "操作代码",
+                     "对象类型", "对象编号", "变更", "之前（JSON）", "之后（JSON）"])
+    for row in rows:
+        writer.writerow([_csv_cell(v) for v in (
+            local_time(row["created_at"], "%Y-%m-%d %H:%M:%S"),
+            row["actor_name"] or ("" if row["actor_id"] is None else f"#{row['actor_id']}"),
+            row["actor_email"], row["role_label"], row["ip"], row["label"], row["action"],
+            row["object_label"], row["object_id"],
+            "；".join(f"{c['label']}：{c['before']} → {c['after']}" for c in row["changes"]),
+            json.dumps(row["before"], ensure_ascii=False) if row["before"] is not None else "",
+            json.dumps(row["after"], ensure_ascii=False) if row["after"] is not None else "",
+        )])
+    if truncated:
+        writer.writerow([f"（仅导出最新的 {audit_queries.EXPORT_LIMIT} 条，请缩小筛选范围）"])
+    body = ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    return _download(body, "审计日志.csv", "text/csv; charset=utf-8",
+                     ascii_name="greenmatch-audit.csv")
 
 
 # --- dashboard and exports ------------------------------------------------------------------------
@@ -360,12 +406,12 @@ def dashboard_csv(name: str):
     return _download(body, f"{name}.csv", "text/csv; charset=utf-8")
 
 
-def _download(body: bytes, filename: str, mimetype: str):
+def _download(body: bytes, filename: str, mimetype: str, ascii_name: str | None = None):
     from urllib.parse import quote
 
     response = make_response(body)
     response.mimetype = mimetype
-    ascii_name = filename if filename.isascii() else "greenmatch-stats.xlsx"
+    ascii_name = filename if filename.isascii() else (ascii_name or "greenmatch-stats.xlsx")
     response.headers["Content-Disposition"] = (
         f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}")
     return response

@@ -195,11 +195,12 @@ def _find_failed(config, job_id: str):
     raise NotFound("该任务不在失败列表中（可能已被重试或删除）")
 
 
-def _audit(action: str, job, queue_name: str, actor) -> None:
+def _audit(action: str, job, queue_name: str, actor, after_status: str) -> None:
     from workers.dispatch import commit
 
-    record(action, "rq_job", job.id[:32],
-           after={"job_id": job.id, "queue": queue_name, "func": job.func_name}, actor=actor)
+    record(action, "rq_job", job.id,
+           before={"status": "failed", "queue": queue_name, "func": job.func_name},
+           after={"status": after_status, "job_id": job.id}, actor=actor)
     commit()
 
 
@@ -213,7 +214,7 @@ def retry_failed(config, job_id: str, actor) -> FailedJob:
         registry.requeue(job)
     except InvalidJobOperation as exc:  # another admin was quicker
         raise NotFound("该任务不在失败列表中（可能已被重试或删除）") from exc
-    _audit("ops.job_retried", job, registry.name, actor)
+    _audit("ops.job_retried", job, registry.name, actor, "queued")
     return summary
 
 
@@ -222,5 +223,5 @@ def delete_failed(config, job_id: str, actor) -> FailedJob:
     registry, job = _find_failed(config, job_id)
     summary = _failed_job(job, registry.name)
     registry.remove(job, delete_job=True)
-    _audit("ops.job_deleted", job, registry.name, actor)
+    _audit("ops.job_deleted", job, registry.name, actor, "deleted")
     return summary

@@ -1,7 +1,7 @@
 """login lockout: failed logins and locked until
 
 Revision ID: 94f6dd1ead32
-Revises: 81904bdb3307
+Revises: 3c7d2e91a4b5
 Create Date: 2026-12-02 03:12:48.266421
 
 """
@@ -12,7 +12,7 @@ import matchmaker.database
 
 # revision identifiers, used by Alembic.
 revision = '94f6dd1ead32'
-down_revision = '81904bdb3307'
+down_revision = '3c7d2e91a4b5'
 branch_labels = None
 depends_on = None
 
