@@ -46,7 +46,7 @@ run: index
 	RUN_PERIODIC_IN_PROCESS=1 $(FLASK) run --host $(HOST) --port $(PORT)
 
 test: install-dev
-	$(BIN)/pytest --durations=15
+	$(BIN)/pytest -n auto --durations=15
 
 lint: install-dev
 	$(BIN)/ruff check .
