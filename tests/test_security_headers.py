@@ -33,3 +33,26 @@ def test_production_adds_hsts(app_config):
     assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
     assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
 
+
+
+def session_cookie(response) -> str:
+    cookies = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")]
+    assert cookies, "no session cookie was set"
+    return cookies[0]
+
+
+@pytest.mark.sqlite_only
+def test_the_session_cookie_is_httponly_and_samesite(client):
+    cookie = session_cookie(client.get("/login"))  # the form's CSRF secret starts a session
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # development runs on plain HTTP
+
+
+@pytest.mark.sqlite_only
+def test_production_cookies_are_secure(app_config, monkeypatch):
+    monkeypatch.setenv("MATCHMAKER_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "k" * 16 + "-a-strong-random-production-secret")
+    overrides = {k: v for k, v in app_config.items() if k != "SECRET_KEY"}
+    app = create_app(overrides)
+    cookie = session_cookie(app.test_client().get("/login"))
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
