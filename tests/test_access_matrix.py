@@ -215,7 +215,7 @@ def build_world(app) -> dict:
                       ["new_lead"], True)
     enterprise_a, enterprise_b = make.enterprise()[1], make.enterprise()[1]
     need = make.need(enterprise_a)
-    make.need(enterprise_a, publish=False, title="尚未发布的草稿")
+    draft = make.need(enterprise_a, publish=False, title="尚未发布的草稿")
     claim = grab(need.id, manager_a.user, note=BANK_A_NOTE)
     grab(need.id, manager_b.user)
     accounts = {
@@ -231,7 +231,7 @@ def build_world(app) -> dict:
     secrets = {"note": BANK_A_NOTE, "manager_email": manager_a.email,
                "manager_name": manager_a.user.name}
     ids = {"need": need.id, "claim": claim.id, "product": product.id, "bank": bank_a.id,
-           "manager": manager_a.user.id, "notification": notification, "delivery": delivery}
+           "manager": manager_a.user.id, "notification": notification, "delivery": delivery, "draft": draft.id}
     return {"ids": ids, "accounts": accounts, "secrets": secrets}
 
 
@@ -395,3 +395,25 @@ def test_the_api_ignores_the_session_cookie(world):
     response = client.post(f"/api/v1/needs/{state.ids['need']}/withdraw", json={})
     assert response.status_code == 401
     assert client.get("/api/v1/me").status_code == 401
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_draft_is_its_enterprise_s_alone(world, role):
+    """Not another enterprise, not a bank, not even the office: a draft answers as a missing id
+    does, on every page and operation that names it."""
+    app, state = world
+    draft = state.ids["draft"]
+    reads = [f"/needs/{draft}", f"/needs/{draft}/edit", f"/api/v1/needs/{draft}",
+             f"/api/v1/needs/{draft}/matches", f"/api/v1/needs/{draft}/trail",
+             f"/office/needs/{draft}/trail"]
+    for path in reads:
+        response = request_as(app, state, role, "GET", path, "")
+        api = path.startswith("/api/")
+        if role == ENT_A and "trail" not in path:
+            assert response.status_code == 200, path
+        else:
+            assert denied(response, role, api), f"{role} GET {path}: {response.status_code}"
+    listed = request_as(app, state, role, "GET", "/api/v1/needs", "")
+    if listed.status_code == 200:
+        ids = [need["id"] for need in listed.get_json()["items"]]
+        assert (draft in ids) == (role == ENT_A), role
