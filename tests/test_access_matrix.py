@@ -231,7 +231,8 @@ def build_world(app) -> dict:
     secrets = {"note": BANK_A_NOTE, "manager_email": manager_a.email,
                "manager_name": manager_a.user.name}
     ids = {"need": need.id, "claim": claim.id, "product": product.id, "bank": bank_a.id,
-           "manager": manager_a.user.id, "notification": notification, "delivery": delivery, "draft": draft.id}
+           "manager": manager_a.user.id, "notification": notification, "delivery": delivery,
+           "draft": draft.id}
     return {"ids": ids, "accounts": accounts, "secrets": secrets}
 
 
