@@ -229,11 +229,17 @@ def test_every_body_refuses_malformed_json_with_400(client, spec, callers):
     for path, method, operation in operations(spec):
         if body_schema(spec, operation) is None:
             continue
+        assert operation["responses"]["400"] == {"$ref": "#/components/responses/BAD_REQUEST"}
         for body in ('{"name": "unterminated', "{,}", "\x00"):
             response = client.open(concrete(path, ids), method=method.upper(), data=body,
                                    headers=headers_for(operation, headers))
             assert response.status_code == 400, (path, method, body)
             assert set(response.get_json()) == {"error", "errors"}
+
+
+def test_the_400_is_documented_with_the_error_schema(spec):
+    bad_request = spec["components"]["responses"]["BAD_REQUEST"]
+    assert bad_request["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
 
 
 def test_every_id_in_a_path_beyond_the_documented_range_is_404(client, spec, callers):
