@@ -42,10 +42,13 @@ def decimal(errors: FieldErrors, field: str, value, label: str, *, minimum: Deci
     if not number.is_finite():
         errors.add(field, f"{label}应为有限的数字")
         return None
+    # copy_abs, not abs(): abs() rounds to the context and raises Overflow for "1e1000000".
+    if number.copy_abs() >= Decimal("1e15"):
+        errors.add(field, f"{label}数值过大")
+        return None
     step = Decimal(1).scaleb(-places)
-    if abs(number) >= Decimal("1e15") or number != number.quantize(step):
-        errors.add(field, f"{label}最多保留 {places} 位小数" if abs(number) < Decimal("1e15")
-                   else f"{label}数值过大")
+    if number != number.quantize(step):
+        errors.add(field, f"{label}最多保留 {places} 位小数")
         return None
     if minimum is not None:
         if exclusive_minimum and number <= minimum:
@@ -77,11 +80,11 @@ def integer(errors: FieldErrors, field: str, value, label: str, *, minimum: int,
     if not number.is_finite() or number != number.to_integral_value():
         errors.add(field, f"{label}应为整数")
         return None
-    number = int(number)
+    # Compared as a Decimal: int("1e1000000") would build a million-digit number first.
     if not minimum <= number <= maximum:
         errors.add(field, f"{label}应在 {minimum} 到 {maximum} 之间")
         return None
-    return number
+    return int(number)
 
 
 def choice(errors: FieldErrors, field: str, value, label: str,
