@@ -89,7 +89,7 @@ def integer(errors: FieldErrors, field: str, value, label: str, *, minimum: int,
 
 def choice(errors: FieldErrors, field: str, value, label: str,
            allowed: dict[str, str]) -> str | None:
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:  # a list is no key of `allowed`
         errors.add(field, f"请选择{label}")
         return None
     return value
@@ -106,12 +106,24 @@ def choices(errors: FieldErrors, field: str, values, label: str, allowed: dict[s
         errors.add(field, f"{label}应为列表")
         return []
     values = list(values)
-    unknown = [str(v)[:32] for v in values if v not in allowed]
+    unknown = [str(v)[:32] for v in values if not isinstance(v, str) or v not in allowed]
     if unknown:
         errors.add(field, f"未知的{label}：{'、'.join(unknown[:5])}")
     if required and not values:
         errors.add(field, f"请至少选择一项{label}")
     return [code for code in allowed if code in values]
+
+
+def _listed(errors: FieldErrors, field: str, values, label: str) -> list:
+    """`values` as a list: None is empty, one code is a list of it, anything else an error."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        return [values]
+    if not isinstance(values, list | tuple):
+        errors.add(field, f"{label}应为列表")
+        return []
+    return list(values)
 
 
 def category_code(errors: FieldErrors, field: str, value, *, required: bool = True) -> str | None:
@@ -127,10 +139,9 @@ def category_code(errors: FieldErrors, field: str, value, *, required: bool = Tr
 
 
 def category_codes(errors: FieldErrors, field: str, values, *, required: bool = True) -> list[str]:
-    if isinstance(values, str):
-        values = [values]
+    values = _listed(errors, field, values, "绿色产业分类")
     cleaned: list[str] = []
-    for value in values or []:
+    for value in values:
         code = category_code(errors, field, value)
         if code and code not in cleaned:
             cleaned.append(code)
@@ -155,10 +166,7 @@ def region_code(errors: FieldErrors, field: str, value, *, required: bool = True
 def region_codes(errors: FieldErrors, field: str, values, *, within: list[str] | None = None,
                  required: bool = True) -> list[str]:
     """Current GB/T 2260 codes, each inside one of `within` when given."""
-    if values is None:
-        values = []
-    if isinstance(values, str):
-        values = [values]
+    values = _listed(errors, field, values, "地区")
     cleaned: list[str] = []
     for value in values:
         code = str(value).strip()
