@@ -42,10 +42,13 @@ def decimal(errors: FieldErrors, field: str, value, label: str, *, minimum: Deci
     if not number.is_finite():
         errors.add(field, f"{label}应为有限的数字")
         return None
+    # copy_abs, not abs(): abs() rounds to the context and raises Overflow for "1e1000000".
+    if number.copy_abs() >= Decimal("1e15"):
+        errors.add(field, f"{label}数值过大")
+        return None
     step = Decimal(1).scaleb(-places)
-    if abs(number) >= Decimal("1e15") or number != number.quantize(step):
-        errors.add(field, f"{label}最多保留 {places} 位小数" if abs(number) < Decimal("1e15")
-                   else f"{label}数值过大")
+    if number != number.quantize(step):
+        errors.add(field, f"{label}最多保留 {places} 位小数")
         return None
     if minimum is not None:
         if exclusive_minimum and number <= minimum:
@@ -77,16 +80,16 @@ def integer(errors: FieldErrors, field: str, value, label: str, *, minimum: int,
     if not number.is_finite() or number != number.to_integral_value():
         errors.add(field, f"{label}应为整数")
         return None
-    number = int(number)
+    # Compared as a Decimal: int("1e1000000") would build a million-digit number first.
     if not minimum <= number <= maximum:
         errors.add(field, f"{label}应在 {minimum} 到 {maximum} 之间")
         return None
-    return number
+    return int(number)
 
 
 def choice(errors: FieldErrors, field: str, value, label: str,
            allowed: dict[str, str]) -> str | None:
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:  # a list is no key of `allowed`
         errors.add(field, f"请选择{label}")
         return None
     return value
@@ -103,12 +106,24 @@ def choices(errors: FieldErrors, field: str, values, label: str, allowed: dict[s
         errors.add(field, f"{label}应为列表")
         return []
     values = list(values)
-    unknown = [str(v)[:32] for v in values if v not in allowed]
+    unknown = [str(v)[:32] for v in values if not isinstance(v, str) or v not in allowed]
     if unknown:
         errors.add(field, f"未知的{label}：{'、'.join(unknown[:5])}")
     if required and not values:
         errors.add(field, f"请至少选择一项{label}")
     return [code for code in allowed if code in values]
+
+
+def _listed(errors: FieldErrors, field: str, values, label: str) -> list:
+    """`values` as a list: None is empty, one code is a list of it, anything else an error."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        return [values]
+    if not isinstance(values, list | tuple):
+        errors.add(field, f"{label}应为列表")
+        return []
+    return list(values)
 
 
 def category_code(errors: FieldErrors, field: str, value, *, required: bool = True) -> str | None:
@@ -124,10 +139,9 @@ def category_code(errors: FieldErrors, field: str, value, *, required: bool = Tr
 
 
 def category_codes(errors: FieldErrors, field: str, values, *, required: bool = True) -> list[str]:
-    if isinstance(values, str):
-        values = [values]
+    values = _listed(errors, field, values, "绿色产业分类")
     cleaned: list[str] = []
-    for value in values or []:
+    for value in values:
         code = category_code(errors, field, value)
         if code and code not in cleaned:
             cleaned.append(code)
@@ -152,10 +166,7 @@ def region_code(errors: FieldErrors, field: str, value, *, required: bool = True
 def region_codes(errors: FieldErrors, field: str, values, *, within: list[str] | None = None,
                  required: bool = True) -> list[str]:
     """Current GB/T 2260 codes, each inside one of `within` when given."""
-    if values is None:
-        values = []
-    if isinstance(values, str):
-        values = [values]
+    values = _listed(errors, field, values, "地区")
     cleaned: list[str] = []
     for value in values:
         code = str(value).strip()

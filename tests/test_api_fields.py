@@ -64,7 +64,8 @@ def test_decimals_refuse_what_is_not_a_number(value):
     assert list(errors(amount_wan=value)) == ["amount_wan"]
 
 
-@pytest.mark.parametrize("value", ["1000000000000", 1e20, "1e400", 10**200])
+@pytest.mark.parametrize("value", ["1000000000000", 1e20, "1e400", 10**200,
+                                   "1e1000000", "-1e1000000", "9e999999999999999999"])
 def test_decimals_refuse_what_does_not_fit_the_column(value):
     assert errors(amount_wan=value) == {"amount_wan": ["数值超出范围"]}
 

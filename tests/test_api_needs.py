@@ -165,6 +165,7 @@ def test_every_missing_required_field_is_named(client, tokens):
     ("amount_wan", 0), ("amount_wan", "-1"), ("amount_wan", "abc"), ("amount_wan", "1.234"),
     ("amount_wan", "NaN"), ("amount_wan", "Infinity"), ("amount_wan", 1e30),
     ("amount_wan", True), ("amount_wan", "10000000.01"), ("amount_wan", "1" * 65),
+    ("amount_wan", "1e1000000"), ("rate_cap", "-1e1000000"),  # beyond Decimal's exponents
     ("term_months", 0), ("term_months", 361), ("term_months", 1.5), ("term_months", "12"),
     ("term_months", True), ("term_months", 10**40),
     ("green_category", "9.9.9"), ("green_category", ""), ("green_category", "4.1.4.1"),

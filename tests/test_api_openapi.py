@@ -230,11 +230,40 @@ def test_every_body_refuses_malformed_json_with_400(client, spec, callers):
     for path, method, operation in operations(spec):
         if body_schema(spec, operation) is None:
             continue
+        assert operation["responses"]["400"] == {"$ref": "#/components/responses/BAD_REQUEST"}
         for body in ('{"name": "unterminated', "{,}", "\x00"):
             response = client.open(concrete(path, ids), method=method.upper(), data=body,
                                    headers=headers_for(operation, headers))
             assert response.status_code == 400, (path, method, body)
             assert set(response.get_json()) == {"error", "errors"}
+
+
+def test_the_400_is_documented_with_the_error_schema(spec):
+    bad_request = spec["components"]["responses"]["BAD_REQUEST"]
+    assert bad_request["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
+
+
+def test_every_id_in_a_path_beyond_the_documented_range_is_404(client, spec, callers):
+    """An id of nothing is 404 whatever the method. (With werkzeug's int(max=…) converter, PATCH
+    /needs/{id} or PUT /banks/{id}/webhook with a too large id was 405: the path's GET rule counted
+    as a match for another method.)"""
+    headers, _ids = callers
+    checked = 0
+    for path, method, operation in operations(spec):
+        if "{" not in path:
+            continue
+        for too_big in (2**31, 10**30):
+            response = client.open(concrete(path, too_big), method=method.upper(), json={},
+                                   headers=headers_for(operation, headers))
+            assert response.status_code == 404, (path, method, too_big)
+            assert set(response.get_json()) == {"error", "errors"}
+        parameters = spec["paths"][path].get("parameters", []) + operation.get("parameters", [])
+        for parameter in parameters:
+            if parameter["in"] == "path":
+                assert parameter["schema"] == {"type": "integer", "minimum": 0,
+                                               "maximum": 2**31 - 1}, (path, parameter)
+        checked += 1
+    assert checked >= 20
 
 
 def test_the_api_leaves_error_rendering_to_the_app():

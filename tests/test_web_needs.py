@@ -157,9 +157,11 @@ BAD_INPUT = [
     ("amount_wan", "12.345", "融资金额最多保留 2 位小数"),
     ("amount_wan", "一百万", "融资金额应为数字"),
     ("amount_wan", "", "请输入融资金额"),
+    ("amount_wan", "1e1000000", "融资金额数值过大"),  # beyond Decimal's exponents: no 500
     ("term_months", "0", "融资期限应在 1 到 360 之间"),
     ("term_months", "361", "融资期限应在 1 到 360 之间"),
     ("term_months", "12.5", "融资期限应为整数"),
+    ("term_months", "9e999999999", "融资期限应在 1 到 360 之间"),  # no billion-digit int
     ("green_category", "", "请选择绿色产业分类"),
     ("green_category", "9.9", "绿色产业分类代码不存在：9.9"),
     ("collateral", [], "请至少选择一项担保方式"),

@@ -14,7 +14,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from matchmaker.api.auth import SECURITY_SCHEME
-from matchmaker.api.core import ErrorSchema
+from matchmaker.api.core import ErrorSchema, IdConverter
 from matchmaker.api.fields import DecimalString
 
 # Each module has a `blp` made by `matchmaker.api.core.api_blueprint`.
@@ -62,6 +62,7 @@ def init_api(app: Flask) -> GreenMatchApi:
     api.spec.components.security_scheme("bearerAuth", SECURITY_SCHEME)
     # Decimals are sent as strings ("15.00"), whatever marshmallow's Decimal says.
     api.register_field(DecimalString, "string", "decimal")
+    app.url_map.converters["id"] = IdConverter  # before the blueprints' rules are bound
     for name in API_MODULES:
         blp = importlib.import_module(name).blp
         api.register_blueprint(blp)

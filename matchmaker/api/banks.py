@@ -9,8 +9,8 @@ from marshmallow import fields
 
 from matchmaker.accounts.permissions import OFFICE_ROLES, can_manage_bank_users
 from matchmaker.api.auth import current_api_user, token_required
-from matchmaker.api.core import BaseSchema, api_blueprint, items_schema
-from matchmaker.api.fields import INT32_MAX, Code, ListOf, Str
+from matchmaker.api.core import BaseSchema, api_blueprint, id_part, items_schema
+from matchmaker.api.fields import Code, ListOf, Str
 from matchmaker.banks.models import Bank
 from matchmaker.banks.services import create_bank, create_bank_user
 from matchmaker.enums import BANK_KINDS, BANK_ROLES
@@ -19,7 +19,7 @@ from matchmaker.extensions import db
 
 blp = api_blueprint("api_banks", "/banks", "银行及其用户")
 
-BANK_ID = f"<int(max={INT32_MAX}):bank_id>"
+BANK_ID = id_part("bank_id")
 MAX_REGIONS = 500
 
 

@@ -10,8 +10,15 @@ from marshmallow import fields
 
 from matchmaker.accounts.permissions import OFFICE_ROLES
 from matchmaker.api.auth import current_api_user, token_required
-from matchmaker.api.core import BaseSchema, PagingQuerySchema, api_blueprint, page_schema, paginate
-from matchmaker.api.fields import INT32_MAX, Code, DecimalString, Int, ListOf, Str
+from matchmaker.api.core import (
+    BaseSchema,
+    PagingQuerySchema,
+    api_blueprint,
+    id_part,
+    page_schema,
+    paginate,
+)
+from matchmaker.api.fields import Code, DecimalString, Int, ListOf, Str
 from matchmaker.api.needs import NEED_ID, get_visible_need
 from matchmaker.claims import services
 from matchmaker.claims.models import Claim
@@ -21,7 +28,7 @@ from matchmaker.enums import CLAIM_STATUSES, DECLINE_REASONS
 
 blp = api_blueprint("api_claims", "", "抢单与对接：抢单、选定银行、登记进展、派单、转交、评价")
 
-CLAIM_ID = f"<int(max={INT32_MAX}):claim_id>"
+CLAIM_ID = id_part("claim_id")
 
 
 # --- request schemas -----------------------------------------------------------------------------

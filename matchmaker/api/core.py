@@ -15,8 +15,10 @@ from flask_smorest import Blueprint, abort
 from marshmallow import EXCLUDE, Schema, fields
 from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter, ValidationError
 
-from matchmaker.api.fields import Int
+from matchmaker.api.fields import INT32_MAX, Int
 from matchmaker.extensions import db
 
 API_PREFIX = "/api/v1"
@@ -45,6 +47,42 @@ class ApiParser(FlaskParser):
 
 class ApiBlueprint(Blueprint):
     ARGUMENTS_PARSER = ApiParser()
+
+    def arguments(self, schema, *, location="json", **kwargs):
+        """flask-smorest's, and a body that is not JSON is documented as the 400 it gets."""
+        decorator = super().arguments(schema, location=location, **kwargs)
+        if location != "json":
+            return decorator
+
+        def documented(func):
+            view = decorator(func)
+            view._apidoc["arguments"]["responses"][400] = "BAD_REQUEST"
+            return view
+
+        return documented
+
+
+class IdConverter(IntegerConverter):
+    """`<id:need_id>`: the id of a row in a path, an unsigned integer that fits a 32-bit column.
+
+    A larger number is the id of nothing: 404. (Werkzeug's `int(max=…)` would not match the rule
+    instead, and when the same path has a rule for another method — GET and PUT
+    /banks/{id}/webhook — the answer would be 405.) Documented as an integer from 0 to INT32_MAX.
+    """
+
+    def __init__(self, map, *args, **kwargs) -> None:
+        super().__init__(map, max=INT32_MAX)
+
+    def to_python(self, value: str) -> int:
+        try:
+            return super().to_python(value)
+        except ValidationError:
+            raise NotFound() from None
+
+
+def id_part(name: str) -> str:
+    """The path part of an id parameter: `id_part("need_id")` is `<id:need_id>`."""
+    return f"<id:{name}>"
 
 
 def api_blueprint(name: str, path: str, description: str) -> ApiBlueprint:

@@ -145,7 +145,7 @@ class DecimalString(ChineseMessages, fields.Decimal):
             raise self.make_error("invalid") from exc
         if raw.is_nan() or raw.is_infinite():
             raise self.make_error("special")
-        if abs(raw) >= self._limit:
+        if raw.copy_abs() >= self._limit:  # abs() would raise Overflow for "1e1000000"
             raise self.make_error("too_large")
         if raw != raw.quantize(self.places):
             raise self.make_error("places", places=self.place_count)

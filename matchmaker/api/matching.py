@@ -7,7 +7,7 @@ from marshmallow import fields
 
 from matchmaker.accounts.permissions import OFFICE_ROLES
 from matchmaker.api.auth import current_api_user, token_required
-from matchmaker.api.core import BaseSchema, api_blueprint
+from matchmaker.api.core import BaseSchema, api_blueprint, id_part
 from matchmaker.api.fields import INT32_MAX, DecimalString, Int, Str, known_category, known_region
 from matchmaker.errors import NotFound
 from matchmaker.extensions import db
@@ -78,7 +78,7 @@ LeadPageSchema = BaseSchema.from_dict({
 }, name="LeadPage")
 
 
-@blp.route(f"/needs/<int(max={INT32_MAX}):need_id>/matches", methods=["GET"])
+@blp.route(f"/needs/{id_part('need_id')}/matches", methods=["GET"])
 @token_required("enterprise", *OFFICE_ROLES)
 @blp.arguments(MatchQuerySchema, location="query")
 @blp.response(200, MatchListSchema)

@@ -20,9 +20,15 @@ from sqlalchemy.orm import selectinload
 
 from matchmaker.accounts.permissions import OFFICE_ROLES
 from matchmaker.api.auth import current_api_user, token_required
-from matchmaker.api.core import BaseSchema, PagingQuerySchema, api_blueprint, page_schema, paginate
+from matchmaker.api.core import (
+    BaseSchema,
+    PagingQuerySchema,
+    api_blueprint,
+    id_part,
+    page_schema,
+    paginate,
+)
 from matchmaker.api.fields import (
-    INT32_MAX,
     Bool,
     Code,
     Day,
@@ -63,7 +69,7 @@ from matchmaker.reference import codes
 
 blp = api_blueprint("api_needs", "/needs", "融资需求：企业发布、修改、撤回；银行查看公开信息")
 
-NEED_ID = f"<int(max={INT32_MAX}):need_id>"
+NEED_ID = id_part("need_id")
 MAX_COLLATERAL = 50
 # Filters on dates: a range that every backend and datetime arithmetic can represent.
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)

@@ -13,16 +13,23 @@ from marshmallow import fields
 
 from matchmaker.api.auth import current_api_user, token_required
 from matchmaker.api.banks import BANK_ID, get_bank
-from matchmaker.api.core import BaseSchema, PagingQuerySchema, api_blueprint, page_schema, paginate
-from matchmaker.api.fields import INT32_MAX, Bool, ChineseMessages, Code, ListOf, Str
+from matchmaker.api.core import (
+    BaseSchema,
+    PagingQuerySchema,
+    api_blueprint,
+    id_part,
+    page_schema,
+    paginate,
+)
+from matchmaker.api.fields import Bool, ChineseMessages, Code, ListOf, Str
 from matchmaker.errors import Forbidden
 from matchmaker.notifications import kinds, services, settings
 
 blp = api_blueprint("api_notifications", "",
                     "通知：站内通知、通知设置，以及银行的 Webhook 推送与投递记录")
 
-NOTIFICATION_ID = f"<int(max={INT32_MAX}):notification_id>"
-DELIVERY_ID = f"<int(max={INT32_MAX}):delivery_id>"
+NOTIFICATION_ID = id_part("notification_id")
+DELIVERY_ID = id_part("delivery_id")
 MAX_PREFERENCES = 100
 
 

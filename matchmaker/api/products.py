@@ -18,9 +18,15 @@ from sqlalchemy.orm import selectinload
 
 from matchmaker.accounts.permissions import OFFICE_ROLES
 from matchmaker.api.auth import current_api_user, optional_user, token_required
-from matchmaker.api.core import BaseSchema, PagingQuerySchema, api_blueprint, page_schema, paginate
+from matchmaker.api.core import (
+    BaseSchema,
+    PagingQuerySchema,
+    api_blueprint,
+    id_part,
+    page_schema,
+    paginate,
+)
 from matchmaker.api.fields import (
-    INT32_MAX,
     Bool,
     Code,
     DecimalString,
@@ -47,7 +53,7 @@ from matchmaker.reference.models import GreenCategory, Region
 
 blp = api_blueprint("api_products", "/products", "贷款产品：银行管理员发布与维护；在售产品公开可查")
 
-PRODUCT_ID = f"<int(max={INT32_MAX}):product_id>"
+PRODUCT_ID = id_part("product_id")
 MAX_CATEGORIES = 300
 MAX_REGIONS = 500
 MAX_CODES = 50
