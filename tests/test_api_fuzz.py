@@ -4,8 +4,8 @@ Schemathesis generates requests for each operation from the document — positiv
 schema) and negative (invalid) — once per test session; each role (enterprise, bank_manager,
 bank_admin, office, admin, and an anonymous caller) then sends them, in-process to the WSGI app,
 in a world of its own seeded through the real services: two banks with products, an enterprise
-with a draft and open, grabbed, picked and closed needs, another enterprise's need, claims,
-notifications and a failed webhook delivery.
+with drafts (one past its deadline) and open, grabbed, picked and closed needs, another
+enterprise's need, claims, notifications and a failed webhook delivery.
 
 Before a request is sent, its id fields (path, query and body: need_id, claim_id, bank_id, …)
 are often replaced by ids of the world's objects and its code fields (green_category,
@@ -34,6 +34,7 @@ import logging
 import os
 import random
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 import schemathesis
@@ -52,6 +53,7 @@ from schemathesis.specs.openapi.checks import (
 
 from matchmaker.claims.services import grab, record_event, select_claim
 from matchmaker.extensions import db
+from matchmaker.needs.services import local_today
 from matchmaker.notifications.models import Delivery, Notification
 from matchmaker.notifications.settings import configure_webhook
 from tests.factories import PASSWORD, api_token, make_uscc
@@ -61,7 +63,7 @@ pytestmark = pytest.mark.sqlite_only
 ROLES = ("enterprise", "bank_manager", "bank_admin", "office", "admin", "anonymous")
 # Examples generated per operation and mode. A caller the operation refuses sends only the first
 # few: its requests end at the role check.
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", 12))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", 10))
 REFUSED_EXAMPLES = 2
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
@@ -119,6 +121,9 @@ def seed_world(make, monkeypatch) -> World:
     _, owner = make.enterprise()
     _, stranger = make.enterprise()
     draft = make.need(owner, publish=False, title="草稿：屋顶光伏")
+    stale = make.need(owner, publish=False, title="草稿：截止日期已过",
+                      deadline=local_today().isoformat())
+    stale.deadline = local_today() - timedelta(days=1)  # no longer publishable
     open_need = make.need(owner, title="待抢单：林下经济")
     grabbed = make.need(owner, title="已抢单：香榧基地")
     picked = make.need(owner, title="已选定：竹林碳汇")
@@ -144,7 +149,7 @@ def seed_world(make, monkeypatch) -> World:
     world = World(accounts={"enterprise": owner, "bank_manager": manager,
                             "bank_admin": bank_admin, "office": office, "admin": admin})
     world.ids = {
-        "need": [n.id for n in (draft, open_need, grabbed, picked, closed, strangers)],
+        "need": [n.id for n in (draft, stale, open_need, grabbed, picked, closed, strangers)],
         "claim": [c.id for c in claims],
         "bank": [bank.id, other_bank.id],
         "product": [p.id for p in products],

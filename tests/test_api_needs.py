@@ -613,6 +613,10 @@ def test_a_draft_whose_deadline_passed_cannot_be_published(client, people, token
     errors = errors_of(client.post(f"{URL}/{draft.id}/publish", headers=tokens("owner")), 422)
     assert set(errors) == {"deadline"}
     assert db.session.get(Need, draft.id).status == "draft"
+    # The document lists that 422 (it did not: a client generated from it had no such answer).
+    operation = client.get("/api/v1/openapi.json").get_json()["paths"][
+        "/api/v1/needs/{need_id}/publish"]["post"]
+    assert operation["responses"]["422"] == {"$ref": "#/components/responses/UNPROCESSABLE_ENTITY"}
 
 
 def test_publish_and_withdraw_belong_to_the_owner(client, people, tokens, make):

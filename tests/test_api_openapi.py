@@ -238,6 +238,14 @@ def test_every_body_refuses_malformed_json_with_400(client, spec, callers):
             assert set(response.get_json()) == {"error", "errors"}
 
 
+def test_every_status_a_description_names_is_documented(spec):
+    """"… 时 422" in the text of an operation is a 422 in its responses."""
+    for path, method, operation in operations(spec):
+        text = operation.get("summary", "") + operation.get("description", "")
+        named = set(re.findall(r"(?<![A-Za-z0-9_-])([1-5][0-9][0-9])(?![0-9A-Za-z])", text))
+        assert named <= set(operation["responses"]), (path, method, named)
+
+
 def test_the_400_is_documented_with_the_error_schema(spec):
     bad_request = spec["components"]["responses"]["BAD_REQUEST"]
     assert bad_request["content"]["application/json"]["schema"]["$ref"].endswith("/Error")

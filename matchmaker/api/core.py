@@ -1,8 +1,9 @@
 """Building blocks shared by every API module: blueprint, request parser, base schemas.
 
 A module adding endpoints creates its blueprint with `api_blueprint(...)`, writes schemas that
-derive from `BaseSchema`, protects operations with `matchmaker.api.auth.token_required` and is
-listed in `matchmaker.api.API_MODULES`.
+derive from `BaseSchema`, puts ids in paths with `id_part("…_id")` (not `int(max=…)`: see
+`IdConverter`), protects operations with `matchmaker.api.auth.token_required` and is listed in
+`matchmaker.api.API_MODULES`. tests/test_api_fuzz.py fuzzes whatever the document lists.
 """
 
 from __future__ import annotations

@@ -416,6 +416,7 @@ def update(data, need: Need):
 @blp.response(200, NeedSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 @blp.alt_response(409, response="CONFLICT")
+@blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
 def publish(need: Need):
     """发布草稿（需求方企业）
 
