@@ -70,6 +70,7 @@ EXPECTED: dict[str, set[str]] = {
     "api_notifications.save_preferences": LOGGED_IN,
     "api_notifications.read_all": LOGGED_IN,
     "api_notifications.read": {MGR_A},
+    "api_green.classify": LOGGED_IN,
     # enterprise
     "enterprises.profile": ENTERPRISES,
     "needs.new": ENTERPRISES,
@@ -170,6 +171,7 @@ API_BODIES = {
     "api_claims.assign": lambda ids: {"bank_id": ids["bank"]},
     "api_needs.update": lambda ids: {"title": "改过的标题"},
     "api_products.update": lambda ids: {"name": "改过的产品名"},
+    "api_green.classify": lambda ids: {"text": "厂房屋顶分布式光伏电站建设"},
 }
 # Allowed roles meet these where the object the URL names cannot exist in this world.
 NO_SUCH_OBJECT = {"ops.retry": 404, "ops.delete": 404}
