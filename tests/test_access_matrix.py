@@ -71,6 +71,7 @@ EXPECTED: dict[str, set[str]] = {
     "api_notifications.read_all": LOGGED_IN,
     "api_notifications.read": {MGR_A},
     "api_green.classify": LOGGED_IN,
+    "green.suggest": LOGGED_IN,  # the need form's live helper (JSON, session + CSRF header)
     # enterprise
     "enterprises.profile": ENTERPRISES,
     "needs.new": ENTERPRISES,

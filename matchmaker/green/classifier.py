@@ -53,8 +53,14 @@ _FINANCE_TEXT = """
 贷款 申请 资金 融资 抵押 质押 担保 保证 流动 周转 期限 万元 亿元 元 公司 我司 本公司 我们 我厂
 我单位 企业 单位 计划 拟 需要 需 想 打算 今年 明年 目前 现有 新建 新增 扩大 购置 购买 采购
 提供 方式 用于 主要 以及 约 年 月 个 万 亿 总投资 投资 项目 预计 实现 相关 配套 可以 能 一个
+流动资金 周转资金 营运资金 补充 补充流动资金 资金缺口 原材料 还款 还款来源 利率 授信 银行 借款
 """
 FINANCE_WORDS = frozenset(_FINANCE_TEXT.split())
+# The same words as phrases, longest first, cut out of the text before its characters are paired
+# (补充流动资金 would otherwise leave pairs such as 充流 behind).
+_FINANCE_PHRASES = re.compile("|".join(
+    re.escape(w) for w in sorted((w for w in FINANCE_WORDS if len(w) >= 2), key=len,
+                                 reverse=True)))
 
 
 def content_tokens(text: str) -> list[str]:
@@ -70,7 +76,7 @@ def char_grams(text: str) -> list[str]:
     """Character bigrams of the Chinese runs of the text (羊圈 and 羊舍 share nothing as words;
     as characters they share 羊): they carry a colloquial wording to the catalog's."""
     grams = []
-    for run in _HAN.findall(text):
+    for run in _HAN.findall(_FINANCE_PHRASES.sub(" ", text)):
         grams.extend(pair for pair in (run[i:i + 2] for i in range(len(run) - 1))
                      if pair not in FINANCE_WORDS
                      and not (pair[0] in STOP_CHARS and pair[1] in STOP_CHARS))
