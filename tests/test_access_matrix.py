@@ -116,6 +116,7 @@ EXPECTED: dict[str, set[str]] = {
     "notifications.delivery": {ADMIN_A},
     "notifications.retry": {ADMIN_A},
     "api_matching.leads": BANKS,
+    "api_green.need_flags": BANKS | STAFF,
     "api_claims.grab": MANAGERS,
     "api_claims.index": LOGGED_IN,  # each sees its own: test_claim_lists_are_per_tenant
     "api_claims.show": {ENT_A, MGR_A, ADMIN_A} | STAFF,

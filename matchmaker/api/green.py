@@ -1,15 +1,20 @@
-"""Green intelligence: category suggestions for a project description (智能识别)."""
+"""Green intelligence: category suggestions for a project description (智能识别) and a need's
+洗绿 consistency flags for banks and the finance office."""
 
 from __future__ import annotations
 
 from marshmallow import fields
 
-from matchmaker.api.auth import token_required
-from matchmaker.api.core import BaseSchema, api_blueprint
-from matchmaker.api.fields import Str
+from matchmaker.accounts.permissions import OFFICE_ROLES
+from matchmaker.api.auth import current_api_user, token_required
+from matchmaker.api.core import BaseSchema, api_blueprint, items_schema
+from matchmaker.api.fields import INT32_MAX, Str
+from matchmaker.api.needs import get_visible_need
+from matchmaker.enums import BANK_ROLES
 from matchmaker.green import classifier
+from matchmaker.green.flags import flags_for
 
-blp = api_blueprint("api_green", "/green", "绿色智能：根据项目描述建议绿色产业分类")
+blp = api_blueprint("api_green", "", "绿色智能：分类建议、洗绿风险提示")
 
 
 class ClassifySchema(BaseSchema):
@@ -35,7 +40,7 @@ class ClassifyResultSchema(BaseSchema):
                        "描述中没有任何线索时为空列表"})
 
 
-@blp.route("/classify", methods=["POST"])
+@blp.route("/green/classify", methods=["POST"])
 @token_required()
 @blp.arguments(ClassifySchema)
 @blp.response(200, ClassifyResultSchema)
@@ -46,3 +51,31 @@ def classify(body):
     每个带置信度和依据（描述中匹配到的词语）。任何已登录用户可用。
     """
     return {"suggestions": [s.as_dict() for s in classifier.classify(body["text"])]}
+
+
+class FlagSchema(BaseSchema):
+    kind = fields.String(required=True, metadata={
+        "enum": ["env_credit", "industry", "description", "co2_outlier"],
+        "description": "env_credit 环境信用红/黑，industry 分类与行业不常见，description 描述中"
+                       "没有体现所选分类，co2_outlier 减排量明显高于同类"})
+    title = fields.String(required=True)
+    detail = fields.String(required=True, metadata={"description":
+                                                    "中文说明：依据和应核实的内容"})
+    severity = fields.String(required=True, metadata={"enum": ["warning", "danger"]})
+
+
+FlagListSchema = items_schema(FlagSchema, "NeedFlagList")
+
+
+@blp.route(f"/needs/<int(max={INT32_MAX}):need_id>/flags", methods=["GET"])
+@token_required(*BANK_ROLES, *OFFICE_ROLES)
+@blp.response(200, FlagListSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+def need_flags(need_id: int):
+    """一笔需求的洗绿风险提示
+
+    按企业行业、环境信用评价、同类项目的减排水平和需求描述自动核对，每条带中文说明；
+    仅供审查参考。银行（对其可见的需求）和金融办可用；没有问题时 `items` 为空。
+    """
+    need = get_visible_need(need_id, current_api_user())
+    return {"items": [flag.as_dict() for flag in flags_for(need)]}
