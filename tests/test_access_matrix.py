@@ -72,6 +72,7 @@ EXPECTED: dict[str, set[str]] = {
     "api_notifications.read": {MGR_A},
     "api_green.classify": LOGGED_IN,
     "green.suggest": LOGGED_IN,  # the need form's live helper (JSON, session + CSRF header)
+    "green.estimate": LOGGED_IN,  # the need form's benefit estimator (JSON, session + CSRF)
     # enterprise
     "enterprises.profile": ENTERPRISES,
     "needs.new": ENTERPRISES,

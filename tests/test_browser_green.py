@@ -82,3 +82,37 @@ def test_no_clue_says_so_and_offers_nothing(strict_app, live_server, page, make)
     assert page.locator("button.gm-suggestion").count() == 0
     assert "屋顶光伏" in status.inner_text()
     assert not problems, problems
+
+
+def test_the_benefit_estimator_fills_the_co2_and_coal_fields(strict_app, live_server, page, make):
+    problems = watch(page)
+    log_in(page, live_server, make.enterprise()[1])
+    page.goto(f"{live_server}/needs/new")
+    page.fill("#amount_wan", "300")
+    page.fill("#project_investment_wan", "400")
+    helper = page.locator("[data-gm-benefit]")
+    helper.locator("summary").click()
+    page.select_option("#benefit-type", "boiler")
+    assert page.locator("#benefit-solar-annual_kwh").is_hidden()
+    page.fill("#benefit-boiler-fuel_before", "1000")
+    page.fill("#benefit-boiler-efficiency_before", "70")
+    page.fill("#benefit-boiler-efficiency_after", "70")
+    helper.get_by_role("button", name="测算").click()
+    error = helper.locator(".gm-benefit-error")
+    error.wait_for()
+    assert "改造后热效率应高于改造前" in error.inner_text()
+
+    page.fill("#benefit-boiler-efficiency_after", "87.5")
+    page.locator("#benefit-boiler-efficiency_after").press("Enter")  # estimates, never submits
+    result = helper.locator(".gm-benefit-result")
+    result.wait_for()
+    assert page.url == f"{live_server}/needs/new"
+    assert "年节约标准煤 142.86 吨，年减排二氧化碳 396.01 吨" in result.inner_text()
+    assert "份额 75.00%" in result.inner_text()
+    assert helper.locator(".gm-benefit-error").count() == 0
+    helper.locator("summary", has_text="所用系数及来源").click()
+    assert "GB/T 2589-2020" in result.inner_text()
+    result.get_by_role("button", name="填入预计年减排量和节约标准煤").click()
+    assert page.input_value("#co2_reduction_t") == "396.01"
+    assert page.input_value("#coal_saving_tce") == "142.86"
+    assert not problems, problems

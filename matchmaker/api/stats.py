@@ -74,6 +74,8 @@ class SummarySchema(BaseSchema):
     median_days_to_credit = fields.Float(allow_none=True)
     co2_reduction_t = DecimalString(metadata={
         "description": "贷款支持的年碳减排量（吨），按 2013 年测算指引折算银行份额"})
+    coal_saving_tce = DecimalString(metadata={
+        "description": "贷款支持的年节约标准煤（吨），按 2013 年测算指引折算银行份额"})
 
 
 class BreakdownRowSchema(BaseSchema):
@@ -89,6 +91,7 @@ class BreakdownRowSchema(BaseSchema):
     amount_approved_wan = DecimalString()
     amount_disbursed_wan = DecimalString()
     co2_reduction_t = DecimalString()
+    coal_saving_tce = DecimalString()
 
 
 class BankRowSchema(BaseSchema):

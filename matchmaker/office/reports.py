@@ -52,6 +52,7 @@ OUTCOME_COLUMNS = (
     Column("amount_approved_wan", "授信金额（万元）", "money"),
     Column("amount_disbursed_wan", "放款金额（万元）", "money"),
     Column("co2_reduction_t", "支持碳减排（吨/年）", "money"),
+    Column("coal_saving_tce", "支持节约标准煤（吨/年）", "money"),
 )
 
 SUMMARY_ROWS = (
@@ -70,6 +71,7 @@ SUMMARY_ROWS = (
     Column("median_hours_to_first_claim", "首次抢单用时中位数（小时）", "float"),
     Column("median_days_to_credit", "授信用时中位数（天）", "float"),
     Column("co2_reduction_t", "支持碳减排（吨/年，按银行贷款份额）", "money"),
+    Column("coal_saving_tce", "支持节约标准煤（吨/年，按银行贷款份额）", "money"),
 )
 
 BREAKDOWN_TITLES = {"category": "按绿色产业大类", "region": "按地区", "month": "按月份",

@@ -20,6 +20,8 @@ Definitions (the dashboard, the API and the exports all read these functions):
 * **CO2 financed** (t/a), by the 2013 guide (银监会《绿色信贷项目节能减排量测算指引》): for each
   disbursed loan, the need's stated annual reduction × disbursed amount ÷ project investment when
   the investment is known (capped at the whole reduction), else the need's stated reduction.
+  **Standard coal financed** (tce/a) the same way from the need's stated coal saving (which the
+  need form's benefit estimator, `matchmaker.green.benefit`, helps to state).
 """
 
 from __future__ import annotations
@@ -75,7 +77,8 @@ def _claims(filters: Filters, *extra):
                        CF.assigned.label("assigned_by_office"), CF.published_at,
                        CF.claimed_at, CF.grab_hours, CF.selected_at, CF.contact_due_at,
                        CF.contacted_at, CF.credit_approved_at, CF.approved_amount_wan,
-                       CF.disbursed_at, CF.disbursed_amount_wan, CF.co2_share_t, CF.stars,
+                       CF.disbursed_at, CF.disbursed_amount_wan, CF.co2_share_t,
+                       CF.coal_share_tce, CF.stars,
                        *extra)
              .where(*cohort_conditions(filters, CF)))
     if filters.bank_id:
@@ -127,6 +130,7 @@ def _outcome_columns_from_facts():
         sa.func.coalesce(sa.func.sum(F.amount_approved_wan), 0).label("amount_approved"),
         sa.func.coalesce(sa.func.sum(F.amount_disbursed_wan), 0).label("amount_disbursed"),
         sa.func.coalesce(sa.func.sum(F.co2_financed_t), 0).label("co2"),
+        sa.func.coalesce(sa.func.sum(F.coal_financed_tce), 0).label("coal"),
     ]
 
 
@@ -147,6 +151,7 @@ def _outcome_columns_from_claims(claims):
                                               claims.c.disbursed_amount_wan))), 0)
         .label("amount_disbursed"),
         sa.func.coalesce(sa.func.sum(claims.c.co2_share_t), 0).label("co2"),
+        sa.func.coalesce(sa.func.sum(claims.c.coal_share_tce), 0).label("coal"),
     ]
 
 
@@ -158,12 +163,12 @@ def summary(filters: Filters) -> dict:
              ] if medians_inline else []
     base = db.session.execute(sa.select(*_outcome_columns_from_facts(), *extra)
                               .where(*conditions)).one()
-    outcomes, co2 = base, base.co2
+    outcomes, co2, coal = base, base.co2, base.coal
     if filters.bank_id:
         claims = _claims(filters).subquery("c")
         outcomes = db.session.execute(
             sa.select(*_outcome_columns_from_claims(claims)).select_from(claims)).one()
-        co2 = outcomes.co2
+        co2, coal = outcomes.co2, outcomes.coal
         per_need = (sa.select(sa.func.min(claims.c.grab_hours).label("hours"))
                     .where(claims.c.assigned_by_office.is_(False))
                     .group_by(claims.c.need_id)).subquery("g")
@@ -199,6 +204,7 @@ def summary(filters: Filters) -> dict:
         "median_hours_to_first_claim": hours,
         "median_days_to_credit": days,
         "co2_reduction_t": _money(co2),
+        "coal_saving_tce": _money(coal),
     }
 
 
@@ -292,6 +298,7 @@ def _breakdown_rows(by: str, base: dict, outcomes: dict) -> list[dict]:
             "amount_approved_wan": _money(out.amount_approved if out else 0),
             "amount_disbursed_wan": _money(out.amount_disbursed if out else 0),
             "co2_reduction_t": _money(out.co2 if out else 0),
+            "coal_saving_tce": _money(out.coal if out else 0),
         })
     return rows
 

@@ -1,5 +1,6 @@
 /* GreenMatch — the need form's green helpers: 建议的绿色分类 (category suggestions as the
- * enterprise types). Loaded as a file under the strict Content-Security-Policy; the form works
+ * enterprise types) and 环境效益测算 (the benefit estimator that fills the CO2 and standard-coal
+ * fields). Loaded as a file under the strict Content-Security-Policy; the form works
  * without it. Talks to the session-authenticated JSON routes of matchmaker/green/views.py with
  * the page's CSRF token in the X-CSRFToken header. */
 (function () {
@@ -156,9 +157,146 @@
     });
   };
 
+  /* ---- 环境效益测算 -------------------------------------------------------------------------
+   * <details data-gm-benefit data-url data-co2 data-coal data-amount data-investment> with a
+   * type select, one [data-gm-benefit-inputs=<type>] block of inputs (data-name, no name: the
+   * need form never submits them) per type, a run button and a result area. */
+
+  function element(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined) { node.textContent = text; }
+    return node;
+  }
+
+  function BenefitHelper(box) {
+    this.box = box;
+    this.url = box.getAttribute("data-url");
+    this.type = box.querySelector("[data-gm-benefit-type]");
+    this.result = box.querySelector("[data-gm-benefit-result]");
+    this.run = box.querySelector("[data-gm-benefit-run]");
+    var byId = function (name) { return document.getElementById(box.getAttribute(name)); };
+    this.co2 = byId("data-co2");
+    this.coal = byId("data-coal");
+    this.amount = byId("data-amount");
+    this.investment = byId("data-investment");
+  }
+
+  BenefitHelper.prototype.start = function () {
+    var self = this;
+    if (!this.url || !this.type || !window.fetch) { return; }
+    this.box.classList.remove("d-none");
+    this.type.addEventListener("change", function () { self.showInputs(); });
+    this.run.addEventListener("click", function () { self.estimate(); });
+    this.box.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && event.target.tagName === "INPUT") {
+        event.preventDefault();  // never submit the need form from the helper
+        self.estimate();
+      }
+    });
+    this.showInputs();
+  };
+
+  BenefitHelper.prototype.inputs = function () {
+    return this.box.querySelector("[data-gm-benefit-inputs='" + this.type.value + "']");
+  };
+
+  BenefitHelper.prototype.showInputs = function () {
+    var type = this.type.value;
+    this.box.querySelectorAll("[data-gm-benefit-inputs]").forEach(function (block) {
+      block.classList.toggle("d-none", block.getAttribute("data-gm-benefit-inputs") !== type);
+    });
+    this.result.replaceChildren();
+  };
+
+  BenefitHelper.prototype.clearErrors = function () {
+    this.box.querySelectorAll(".is-invalid").forEach(function (input) {
+      input.classList.remove("is-invalid");
+      input.removeAttribute("aria-invalid");
+    });
+    this.box.querySelectorAll(".gm-benefit-error").forEach(function (node) { node.remove(); });
+  };
+
+  BenefitHelper.prototype.estimate = function () {
+    var self = this;
+    var body = { project_type: this.type.value };
+    this.inputs().querySelectorAll("[data-name]").forEach(function (input) {
+      if (input.value.trim() !== "") { body[input.getAttribute("data-name")] = input.value.trim(); }
+    });
+    if (this.amount && this.amount.value.trim()) { body.amount_wan = this.amount.value.trim(); }
+    if (this.investment && this.investment.value.trim()) {
+      body.project_investment_wan = this.investment.value.trim();
+    }
+    this.clearErrors();
+    this.result.replaceChildren(element("div", "small text-body-secondary", "正在测算…"));
+    postJson(this.url, body, csrfToken(this.box)).then(function (answer) {
+      if (answer.ok) { self.show(answer.data); return; }
+      self.result.replaceChildren();
+      var errors = (answer.data && answer.data.errors) || {};
+      var shown = false;
+      Object.keys(errors).forEach(function (name) {
+        var input = self.inputs().querySelector("[data-name='" + name + "']");
+        if (!input) { return; }
+        input.classList.add("is-invalid");
+        input.setAttribute("aria-invalid", "true");
+        var message = element("div", "invalid-feedback gm-benefit-error", errors[name].join("；"));
+        input.insertAdjacentElement("afterend", message);
+        shown = true;
+      });
+      if (!shown) {
+        self.result.replaceChildren(element("div", "alert alert-warning py-2 mb-0",
+          (answer.data && answer.data.error) || "暂时无法测算，请稍后再试。"));
+      }
+    }).catch(function () {
+      self.result.replaceChildren(element("div", "alert alert-warning py-2 mb-0",
+                                          "暂时无法测算，请稍后再试。"));
+    });
+  };
+
+  BenefitHelper.prototype.show = function (data) {
+    var self = this;
+    var card = element("div", "alert alert-success py-2 mb-0 gm-benefit-result");
+    card.appendChild(element("div", "fw-semibold",
+      "年节约标准煤 " + data.coal_saving_tce + " 吨，年减排二氧化碳 " + data.co2_reduction_t + " 吨"));
+    if (data.bank_share !== null && data.bank_share !== undefined) {
+      card.appendChild(element("div", "small",
+        "按融资金额 ÷ 项目总投资（份额 " + (Number(data.bank_share) * 100).toFixed(2) +
+        "%），贷款对应年节约标准煤 " + data.bank_coal_saving_tce + " 吨、减排二氧化碳 " +
+        data.bank_co2_reduction_t + " 吨"));
+    }
+    var steps = element("ol", "small mb-1 mt-1 ps-3 gm-benefit-steps");
+    (data.steps || []).forEach(function (step) { steps.appendChild(element("li", "", step)); });
+    card.appendChild(steps);
+    var sources = element("details", "small");
+    sources.appendChild(element("summary", "", "所用系数及来源"));
+    var list = element("ul", "mb-0 ps-3");
+    (data.coefficients || []).forEach(function (c) {
+      list.appendChild(element("li", "", c.name + "：" + c.value + " " + c.unit + "（" + c.source +
+                                         "，" + c.year + " 年数据）"));
+    });
+    sources.appendChild(list);
+    card.appendChild(sources);
+    var apply = element("button", "btn btn-sm btn-success mt-2", "填入预计年减排量和节约标准煤");
+    apply.type = "button";
+    apply.setAttribute("data-gm-benefit-apply", "");
+    apply.addEventListener("click", function () {
+      [[self.co2, data.co2_reduction_t], [self.coal, data.coal_saving_tce]].forEach(function (pair) {
+        if (!pair[0]) { return; }
+        pair[0].value = pair[1];
+        pair[0].dispatchEvent(new Event("input", { bubbles: true }));
+      });
+      apply.textContent = "已填入";
+    });
+    card.appendChild(apply);
+    this.result.replaceChildren(card);
+  };
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-gm-category-suggest]").forEach(function (box) {
       new CategorySuggest(box).start();
+    });
+    document.querySelectorAll("[data-gm-benefit]").forEach(function (box) {
+      new BenefitHelper(box).start();
     });
   });
 }());
