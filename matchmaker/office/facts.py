@@ -24,7 +24,8 @@ FACTS_LOCK = 7_301_001
 COLUMNS = ("need_id", "published_at", "local_day", "local_month", "region_code", "city_code",
            "category_top", "size", "industry_section", "amount_wan", "grabbed", "assigned",
            "contacted", "credit_approved", "disbursed", "first_grab_hours", "credit_days",
-           "amount_approved_wan", "amount_disbursed_wan", "co2_financed_t", "coal_financed_tce")
+           "amount_approved_wan", "amount_disbursed_wan", "co2_financed_t", "coal_financed_tce",
+           "category_code")
 
 
 def _dialect() -> str:
@@ -87,7 +88,8 @@ CLAIM_COLUMNS = ("claim_id", "need_id", "bank_id", "published_at", "local_day", 
                  "region_code", "city_code", "category_top", "size", "industry_section",
                  "assigned", "claimed_at", "grab_hours", "selected_at", "contact_due_at",
                  "contacted_at", "credit_approved_at", "approved_amount_wan", "disbursed_at",
-                 "disbursed_amount_wan", "co2_share_t", "coal_share_tce", "stars")
+                 "disbursed_amount_wan", "co2_share_t", "coal_share_tce", "stars",
+                 "category_code")
 
 
 def claim_facts_select(need_ids: Iterable[int] | None = None):
@@ -101,7 +103,7 @@ def claim_facts_select(need_ids: Iterable[int] | None = None):
             Claim.selected_at, Claim.contact_due_at, Claim.contacted_at,
             Claim.credit_approved_at, Claim.approved_amount_wan, Claim.disbursed_at,
             Claim.disbursed_amount_wan, _co2_share(), _co2_share(Need.coal_saving_tce),
-            Rating.stars)
+            Rating.stars, Need.green_category_code)
         .select_from(Claim)
         .join(Need, Need.id == Claim.need_id)
         .join(Enterprise, Enterprise.id == Need.enterprise_id)
@@ -133,6 +135,7 @@ def facts_select(need_ids: Iterable[int] | None = None):
                                                   Claim.disbursed_amount_wan))), 0),
             sa.func.coalesce(sa.func.sum(co2_share), 0),
             sa.func.coalesce(sa.func.sum(coal_share), 0),
+            Need.green_category_code,
         )
         .select_from(Need)
         .join(Enterprise, Enterprise.id == Need.enterprise_id)

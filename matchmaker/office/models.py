@@ -55,6 +55,7 @@ class NeedFacts(db.Model):
     amount_disbursed_wan: Mapped[Decimal] = mapped_column(Money)
     co2_financed_t: Mapped[Decimal] = mapped_column(sa.Numeric(16, 4))
     coal_financed_tce: Mapped[Decimal] = mapped_column(sa.Numeric(16, 4), server_default="0")
+    category_code: Mapped[str | None] = mapped_column(sa.String(16))  # the full 2019 code
 
 
 class ClaimFacts(db.Model):
@@ -89,4 +90,5 @@ class ClaimFacts(db.Model):
     disbursed_amount_wan: Mapped[Decimal | None] = mapped_column(Money)
     co2_share_t: Mapped[Decimal] = mapped_column(sa.Numeric(16, 4))
     coal_share_tce: Mapped[Decimal] = mapped_column(sa.Numeric(16, 4), server_default="0")
+    category_code: Mapped[str | None] = mapped_column(sa.String(16))
     stars: Mapped[int | None] = mapped_column(sa.SmallInteger)

@@ -75,9 +75,10 @@ SUMMARY_ROWS = (
 )
 
 BREAKDOWN_TITLES = {"category": "按绿色产业大类", "region": "按地区", "month": "按月份",
-                    "industry": "按国民经济行业门类"}
+                    "industry": "按国民经济行业门类",
+                    "category2024": "按绿色低碳转型产业大类（2024）"}
 BREAKDOWN_KEY_HEADERS = {"category": "绿色产业大类", "region": "地区", "month": "月份",
-                         "industry": "行业门类"}
+                         "industry": "行业门类", "category2024": "2024 目录大类"}
 
 BANK_COLUMNS = (
     Column("bank_name", "银行", "text"),
@@ -257,7 +258,7 @@ def chart_data(report: Report) -> dict:
                 {"name": "授信金额（万元）", "type": "bar",
                  "data": [float(r["amount_approved_wan"]) for r in report.breakdowns[by]]},
             ],
-        } for by in ("category", "region", "industry")},
+        } for by in ("category", "region", "industry", "category2024")},
     }
 
 

@@ -17,6 +17,9 @@ Definitions (the dashboard, the API and the exports all read these functions):
 * **授信率** = needs with a credit approval ÷ needs posted.
 * **Median hours to first grab**: per need, first grab − publication; **median days to credit**:
   per need, first credit approval − publication.
+* **By the 2024 catalog**: needs keep their 2019 codes; the `category2024` breakdown groups by
+  the full 2019 code and adds the groups up by the 2024 top level (`matchmaker.green.catalog2024`);
+  a 2019 code without a single 2024 top level is shown apart under its 2019 top level.
 * **CO2 financed** (t/a), by the 2013 guide (银监会《绿色信贷项目节能减排量测算指引》): for each
   disbursed loan, the need's stated annual reduction × disbursed amount ÷ project investment when
   the investment is known (capped at the whole reduction), else the need's stated reduction.
@@ -29,19 +32,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 
 from matchmaker.banks.models import Bank
 from matchmaker.database import quantize_money, utcnow
 from matchmaker.extensions import db
+from matchmaker.green import catalog2024
 from matchmaker.office.facts import seconds_between
 from matchmaker.office.models import ClaimFacts as CF
 from matchmaker.office.models import NeedFacts as F
 from matchmaker.reference.codes import region_prefix
 from matchmaker.reference.models import GreenCategory, Industry, Region
 
-BREAKDOWNS = ("category", "region", "month", "industry")
+BREAKDOWNS = ("category", "region", "month", "industry", "category2024")
 
 
 @dataclass(frozen=True)
@@ -235,6 +240,8 @@ def _group_key(by: str, filters: Filters, table=F):
         return table.city_code
     if by == "industry":
         return table.industry_section
+    if by == "category2024":  # grouped by the full 2019 code, then folded (_fold_2024)
+        return table.category_code
     raise ValueError(by)
 
 
@@ -282,7 +289,22 @@ def _grouped(keys: dict, query) -> dict[str, dict]:
         query.add_columns(key.label("key")).group_by(key))} for by, key in keys.items()}
 
 
+def _fold_2024(rows: dict) -> dict:
+    """Rows keyed by full 2019 codes, added up by their 2024 top level (`catalog2024`)."""
+    folded: dict[str, SimpleNamespace] = {}
+    for code, row in rows.items():
+        key = catalog2024.report_key(code)
+        into = folded.setdefault(key, SimpleNamespace())
+        for name, value in row._mapping.items():
+            if name == "key" or name.startswith(("k_", "g_")):
+                continue
+            setattr(into, name, getattr(into, name, 0) + (value or 0))
+    return folded
+
+
 def _breakdown_rows(by: str, base: dict, outcomes: dict) -> list[dict]:
+    if by == "category2024":
+        base, outcomes = _fold_2024(base), _fold_2024(outcomes)
     labels = _labels(by, list(base))
     rows = []
     for key_value, row in sorted(base.items(), key=lambda item: str(item[0])):
@@ -316,6 +338,8 @@ def _labels(by: str, keys: list) -> dict:
     if by == "industry":
         return dict(db.session.execute(sa.select(Industry.code, Industry.name)
                                        .where(Industry.code.in_(keys))).all())
+    if by == "category2024":
+        return {k: catalog2024.label(k) for k in keys}
     return {k: k for k in keys}
 
 
