@@ -91,6 +91,7 @@ def register_blueprints(app: Flask) -> None:
     from matchmaker.banks.views import blueprint as banks
     from matchmaker.claims.views import blueprint as claims
     from matchmaker.enterprises.views import blueprint as enterprises
+    from matchmaker.green.views import blueprint as green
     from matchmaker.needs.views import blueprint as needs
     from matchmaker.notifications.views import blueprint as notifications
     from matchmaker.office.views import blueprint as office
@@ -102,6 +103,7 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     app.register_blueprint(notifications)
     app.register_blueprint(ops)
+    app.register_blueprint(green)
     init_api(app)
 
 

@@ -70,6 +70,9 @@ EXPECTED: dict[str, set[str]] = {
     "api_notifications.save_preferences": LOGGED_IN,
     "api_notifications.read_all": LOGGED_IN,
     "api_notifications.read": {MGR_A},
+    "api_green.classify": LOGGED_IN,
+    "green.suggest": LOGGED_IN,  # the need form's live helper (JSON, session + CSRF header)
+    "green.estimate": LOGGED_IN,  # the need form's benefit estimator (JSON, session + CSRF)
     # enterprise
     "enterprises.profile": ENTERPRISES,
     "needs.new": ENTERPRISES,
@@ -114,6 +117,7 @@ EXPECTED: dict[str, set[str]] = {
     "notifications.delivery": {ADMIN_A},
     "notifications.retry": {ADMIN_A},
     "api_matching.leads": BANKS,
+    "api_green.need_flags": BANKS | STAFF,
     "api_claims.grab": MANAGERS,
     "api_claims.index": LOGGED_IN,  # each sees its own: test_claim_lists_are_per_tenant
     "api_claims.show": {ENT_A, MGR_A, ADMIN_A} | STAFF,
@@ -170,6 +174,7 @@ API_BODIES = {
     "api_claims.assign": lambda ids: {"bank_id": ids["bank"]},
     "api_needs.update": lambda ids: {"title": "改过的标题"},
     "api_products.update": lambda ids: {"name": "改过的产品名"},
+    "api_green.classify": lambda ids: {"text": "厂房屋顶分布式光伏电站建设"},
 }
 # Allowed roles meet these where the object the URL names cannot exist in this world.
 NO_SUCH_OBJECT = {"ops.retry": 404, "ops.delete": 404}

@@ -87,7 +87,8 @@ def test_an_enterprise_posts_a_need_and_gets_it_back_open(client, people, tokens
         "description": NEED["description"], "purpose": "project", "amount_wan": "150.50",
         "term_months": 36, "green_category": "4.1.4", "collateral": ["forest_rights"],
         "region_code": "330523", "rate_cap": "4.50", "co2_reduction_t": "120.00",
-        "project_investment_wan": None, "deadline": None, "status": "open",
+        "coal_saving_tce": None, "project_investment_wan": None, "deadline": None,
+        "status": "open",
         "withdraw_reason": None, "claims": [], "closed_at": None,
         "enterprise": {
             "id": enterprise.id, "name": enterprise.name, "region_code": "330502",

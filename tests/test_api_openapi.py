@@ -26,6 +26,8 @@ EXPECTED = {
     "/api/v1/products": {"get", "post"},
     "/api/v1/products/{product_id}": {"get", "patch"},
     "/api/v1/audit": {"get"},
+    "/api/v1/green/classify": {"post"},
+    "/api/v1/needs/{need_id}/flags": {"get"},
 }
 PUBLIC = {("/api/v1/tokens", "post"), ("/api/v1/enterprises", "post"),
           ("/api/v1/catalog/green", "get"), ("/api/v1/regions", "get"),

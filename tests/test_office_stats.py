@@ -20,6 +20,7 @@ import pytest
 from matchmaker.claims.models import Claim, Rating
 from matchmaker.database import utcnow
 from matchmaker.extensions import db
+from matchmaker.green import catalog2024
 from matchmaker.needs.models import Need
 from matchmaker.office import facts, stats
 
@@ -275,6 +276,8 @@ def test_each_breakdown_adds_up_to_the_summary_and_matches_python(history, by):
             return local_date(need.published_at).strftime("%Y-%m")
         if by == "region":
             return need.region[:4] + "00"
+        if by == "category2024":
+            return catalog2024.report_key(need.category)
         return need.industry_section
 
     for row in rows:

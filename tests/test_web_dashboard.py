@@ -66,7 +66,7 @@ def test_the_workbook_has_one_sheet_per_table_with_the_same_numbers(office_clien
     assert "attachment" in response.headers["Content-Disposition"]
     book = load_workbook(io.BytesIO(response.data))
     assert book.sheetnames == ["关键指标", "按绿色产业大类", "按地区", "按月份",
-                               "按国民经济行业门类", "银行排行"]
+                               "按国民经济行业门类", "按绿色低碳转型产业大类（2024）", "银行排行"]
     f = stats.Filters(region_code="330500")
     summary = stats.summary(f)
     values = {row[0].value: row[1] for row in book["关键指标"].iter_rows(min_row=3)}

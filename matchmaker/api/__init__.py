@@ -31,6 +31,7 @@ API_MODULES = (
     "matchmaker.api.notifications",
     "matchmaker.api.stats",
     "matchmaker.api.audit",
+    "matchmaker.api.green",
 )
 
 DESCRIPTION = """GreenMatch 绿色金融银企对接平台的 JSON API。

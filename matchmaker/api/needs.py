@@ -107,6 +107,9 @@ def _need_fields(required: bool) -> dict[str, fields.Field]:
         "co2_reduction_t": DecimalString(
             minimum=0, maximum=MAX_CO2_T, allow_none=True,
             metadata={"description": "预计年减排二氧化碳（吨，可选）"}),
+        "coal_saving_tce": DecimalString(
+            minimum=0, maximum=MAX_CO2_T, allow_none=True,
+            metadata={"description": "预计年节约标准煤（吨，可选；扩展字段）"}),
         "project_investment_wan": DecimalString(
             minimum="0.01", maximum=MAX_AMOUNT_WAN, allow_none=True,
             metadata={"description": "项目总投资（万元，可选；扩展字段）"}),
@@ -191,6 +194,7 @@ class NeedSchema(BaseSchema):
     region_code = fields.String(required=True)
     rate_cap = DecimalString(max_digits=5, required=True, allow_none=True)
     co2_reduction_t = DecimalString(required=True, allow_none=True)
+    coal_saving_tce = DecimalString(required=True, allow_none=True)
     project_investment_wan = DecimalString(required=True, allow_none=True)
     deadline = fields.Date(required=True, allow_none=True)
     status = fields.String(required=True, metadata={"enum": list(NEED_STATUSES)})
@@ -233,6 +237,7 @@ def need_payload(need: Need, user) -> dict:
         "region_code": need.region_code,
         "rate_cap": need.rate_cap,
         "co2_reduction_t": need.co2_reduction_t,
+        "coal_saving_tce": need.coal_saving_tce,
         "project_investment_wan": need.project_investment_wan,
         "deadline": need.deadline,
         "status": need.status,

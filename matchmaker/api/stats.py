@@ -20,7 +20,7 @@ blp = api_blueprint("api_stats", "/stats",
 
 TOP_CATEGORIES = {str(n): str(n) for n in range(1, 7)}
 BREAKDOWN_BY = {"category": "绿色产业大类", "region": "地区", "month": "月份",
-                "industry": "国民经济行业门类"}
+                "industry": "国民经济行业门类", "category2024": "2024 目录大类（由 2019 编号对应）"}
 
 
 class StatsQuerySchema(BaseSchema):
@@ -74,11 +74,14 @@ class SummarySchema(BaseSchema):
     median_days_to_credit = fields.Float(allow_none=True)
     co2_reduction_t = DecimalString(metadata={
         "description": "贷款支持的年碳减排量（吨），按 2013 年测算指引折算银行份额"})
+    coal_saving_tce = DecimalString(metadata={
+        "description": "贷款支持的年节约标准煤（吨），按 2013 年测算指引折算银行份额"})
 
 
 class BreakdownRowSchema(BaseSchema):
     key = fields.String(metadata={
-        "description": "分项代码（大类代码、地区代码、YYYY-MM、行业门类）"})
+        "description": "分项代码（大类代码、地区代码、YYYY-MM、行业门类、2024 目录大类代码"
+                       "或 2019:<2019 大类>）"})
     label = fields.String()
     needs_posted = fields.Integer()
     amount_requested_wan = DecimalString()
@@ -89,6 +92,7 @@ class BreakdownRowSchema(BaseSchema):
     amount_approved_wan = DecimalString()
     amount_disbursed_wan = DecimalString()
     co2_reduction_t = DecimalString()
+    coal_saving_tce = DecimalString()
 
 
 class BankRowSchema(BaseSchema):
@@ -136,7 +140,11 @@ def summary(query):
 @blp.arguments(BreakdownQuerySchema, location="query")
 @blp.response(200, BreakdownSchema)
 def breakdown(query):
-    """分项统计：按绿色产业大类、地区、月份或行业门类（金融办）"""
+    """分项统计：按绿色产业大类、地区、月份、行业门类或 2024 目录大类（金融办）
+
+    `by=category2024`：需求仍按 2019 目录编号登记，按对应关系归入《绿色低碳转型产业指导目录
+    （2024年版）》的 7 个大类；无法唯一对应的（只选到 2019 大类 1、2 等）以 `2019:<大类>` 单列。
+    """
     return {"by": query["by"], "items": stats.breakdown(filters_of(query), query["by"])}
 
 

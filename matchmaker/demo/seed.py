@@ -176,6 +176,27 @@ def money(value: float | Decimal) -> Decimal:
     return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+# Energy projects state the standard coal they save beside their CO2 (the benefit estimator's
+# coefficients): projects that save or replace electricity at the grid's coal and CO2 per kWh,
+# those that save boiler fuel at coal's CO2 per tce. Other kinds state CO2 only.
+FUEL_SAVING_CATEGORIES = ("1.5.1", "3.2.10", "5.4.1")
+ELECTRICITY_SAVING_CATEGORIES = ("1.5", "3.2", "3.4", "5.1", "6.2.1", "6.2.2")
+
+
+def coal_saving(category: str, co2: Decimal | None) -> Decimal | None:
+    from matchmaker.green.benefit import coefficients
+
+    if co2 is None:
+        return None
+    c = coefficients()
+    if category in FUEL_SAVING_CATEGORIES:
+        return money(co2 / c["coal_co2_t_per_tce"].value)
+    if any(category == p or category.startswith(p + ".") for p in ELECTRICITY_SAVING_CATEGORIES):
+        return money(co2 * c["power_coal_gce_per_kwh"].value
+                     / (c["grid_co2_t_per_mwh"].value * 1000))
+    return None
+
+
 def nice_amount(value: float) -> Decimal:
     """Round an amount in 万元 the way people ask for it: 8, 35, 120, 850, 2600, 12000."""
     if value < 10:
@@ -1251,6 +1272,7 @@ class _Builder:
             "amount_wan": n.amount, "term_months": n.term,
             "green_category_code": n.template.category, "collateral": list(n.collateral),
             "region_code": n.region, "rate_cap": n.rate_cap, "co2_reduction_t": n.co2,
+            "coal_saving_tce": coal_saving(n.template.category, n.co2),
             "project_investment_wan": n.investment, "deadline": n.deadline, "status": n.status,
             "withdraw_reason": n.withdraw_reason, "created_at": n.created_at,
             "updated_at": n.updated_at, "published_at": n.published_at,

@@ -49,6 +49,8 @@ class NeedForm(BaseForm):
                            description="例如 4.50 表示年利率不高于 4.50%")
     co2_reduction_t = StringField("预计年二氧化碳减排量（吨，选填）", filters=[strip],
                                   description="按项目可研或节能评估报告测算，用于环境效益统计")
+    coal_saving_tce = StringField("预计年节约标准煤（吨，选填）", filters=[strip],
+                                  description="可用下方“环境效益测算”按项目类型估算")
     project_investment_wan = StringField("项目总投资（万元，选填）", filters=[strip],
                                          description="用于核算贷款对应的减排量")
     deadline = StringField("需求截止日期（选填）", widget=DateInput(), filters=[strip],
@@ -78,6 +80,7 @@ def need_values(need: Need) -> dict:
         "green_category": need.green_category_code, "collateral": list(need.collateral or []),
         "region_code": need.region_code, "rate_cap": text(need.rate_cap),
         "co2_reduction_t": text(need.co2_reduction_t),
+        "coal_saving_tce": text(need.coal_saving_tce),
         "project_investment_wan": text(need.project_investment_wan),
         "deadline": need.deadline.isoformat() if need.deadline else "",
     }

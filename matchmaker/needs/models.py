@@ -20,6 +20,9 @@ class Need(db.Model):
         sa.CheckConstraint(
             "co2_reduction_t IS NULL OR co2_reduction_t >= 0", name="co2_non_negative"
         ),
+        sa.CheckConstraint(
+            "coal_saving_tce IS NULL OR coal_saving_tce >= 0", name="coal_non_negative"
+        ),
         sa.Index("ix_needs_status_published_at", "status", "published_at"),
     )
 
@@ -36,6 +39,8 @@ class Need(db.Model):
     region_code: Mapped[str] = mapped_column(sa.ForeignKey("regions.code"), index=True)
     rate_cap: Mapped[Decimal | None] = mapped_column(Rate)
     co2_reduction_t: Mapped[Decimal | None] = mapped_column(Tonnes)
+    # Standard coal saved a year (tce), stated or from the benefit estimator (matchmaker.green).
+    coal_saving_tce: Mapped[Decimal | None] = mapped_column(Tonnes)
     # Total project investment, for the bank's share of the reduction (2013 measurement guide).
     project_investment_wan: Mapped[Decimal | None] = mapped_column(Money)
     deadline: Mapped[date | None] = mapped_column(sa.Date)

@@ -44,7 +44,8 @@ REVISION_LABELS = {
     "title": "需求标题", "description": "需求描述", "purpose": "资金用途",
     "amount_wan": "融资金额", "term_months": "融资期限", "green_category_code": "绿色产业分类",
     "collateral": "担保方式", "region_code": "项目所在地区", "rate_cap": "年利率上限",
-    "co2_reduction_t": "预计年减排量", "project_investment_wan": "项目总投资",
+    "co2_reduction_t": "预计年减排量", "coal_saving_tce": "预计年节约标准煤",
+    "project_investment_wan": "项目总投资",
     "deadline": "截止日期",
 }
 
@@ -67,7 +68,7 @@ def shown(attribute: str, value) -> str:
         return f"{value} 个月"
     if attribute == "rate_cap":
         return f"{value}%"
-    if attribute == "co2_reduction_t":
+    if attribute in ("co2_reduction_t", "coal_saving_tce"):
         return f"{value} 吨"
     if attribute == "purpose":
         return PURPOSES.get(value, str(value))

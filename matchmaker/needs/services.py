@@ -25,8 +25,8 @@ MAX_RATE = Decimal("36")
 MAX_CO2_T = Decimal("100000000")
 
 FIELDS = ["title", "description", "purpose", "amount_wan", "term_months", "green_category",
-          "collateral", "region_code", "rate_cap", "co2_reduction_t", "project_investment_wan",
-          "deadline"]
+          "collateral", "region_code", "rate_cap", "co2_reduction_t", "coal_saving_tce",
+          "project_investment_wan", "deadline"]
 # Model attribute for each input field (the API says green_category; the column has _code).
 ATTRIBUTES = {field: field for field in FIELDS} | {"green_category": "green_category_code"}
 EDITABLE_STATUSES = ("draft", "open")
@@ -86,6 +86,10 @@ def clean(data: dict, current: Need | None = None) -> dict:
                                        maximum=MAX_RATE, required=False),
         "co2_reduction_t": validation.decimal(errors, "co2_reduction_t",
                                               data.get("co2_reduction_t"), "预计年减排量",
+                                              minimum=Decimal(0), maximum=MAX_CO2_T,
+                                              required=False),
+        "coal_saving_tce": validation.decimal(errors, "coal_saving_tce",
+                                              data.get("coal_saving_tce"), "预计年节约标准煤",
                                               minimum=Decimal(0), maximum=MAX_CO2_T,
                                               required=False),
         "project_investment_wan": validation.decimal(

@@ -14,9 +14,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 
 from matchmaker.accounts.permissions import OFFICE_ROLES, roles_required
-from matchmaker.enums import NEED_STATUSES
+from matchmaker.enums import BANK_ROLES, NEED_STATUSES
 from matchmaker.errors import Conflict, InvalidInput
 from matchmaker.extensions import db
+from matchmaker.green.flags import flags_for
 from matchmaker.needs import queries
 from matchmaker.needs.forms import NeedForm, WithdrawForm, need_values
 from matchmaker.needs.models import Need
@@ -108,9 +109,12 @@ def _render_show(need: Need, withdraw_form: WithdrawForm | None = None, status: 
         except Exception:  # the page stays up when the index is unavailable
             log.exception("matching failed for need %s", need.id)
             search_down = True
+    # 洗绿 consistency flags: for the banks and the office, who judge the need, not its owner.
+    checks = user.role in BANK_ROLES + OFFICE_ROLES
     return render_template(
         "needs/show.html", need=need, enterprise=need.enterprise, owner=owner, full=full,
-        matches=matches, search_down=search_down,
+        matches=matches, search_down=search_down, checks=checks,
+        flags=flags_for(need) if checks else [],
         editable=owner and need.status in EDITABLE_STATUSES,
         withdraw_form=withdraw_form if owner else None,
         revisions=queries.revisions(need.id) if full else [],

@@ -24,7 +24,8 @@ FACTS_LOCK = 7_301_001
 COLUMNS = ("need_id", "published_at", "local_day", "local_month", "region_code", "city_code",
            "category_top", "size", "industry_section", "amount_wan", "grabbed", "assigned",
            "contacted", "credit_approved", "disbursed", "first_grab_hours", "credit_days",
-           "amount_approved_wan", "amount_disbursed_wan", "co2_financed_t")
+           "amount_approved_wan", "amount_disbursed_wan", "co2_financed_t", "coal_financed_tce",
+           "category_code")
 
 
 def _dialect() -> str:
@@ -58,15 +59,17 @@ def _flag(condition):
     return sa.case((sa.func.count(sa.case((condition, 1))) > 0, 1), else_=0)
 
 
-def _co2_share():
-    """The 2013 guide's share of the need's annual reduction financed by a disbursed claim."""
+def _co2_share(stated=None):
+    """The 2013 guide's share of the need's annual reduction financed by a disbursed claim (of
+    CO2, or of `stated`: the standard coal saved)."""
+    stated = Need.co2_reduction_t if stated is None else stated
     investment = Need.project_investment_wan
     return sa.func.coalesce(sa.case(
         (Claim.disbursed_at.is_(None), 0),
         (sa.and_(investment.is_not(None), investment > 0,
                  Claim.disbursed_amount_wan < investment),
-         Need.co2_reduction_t * Claim.disbursed_amount_wan / investment),
-        else_=Need.co2_reduction_t), 0)  # no stated reduction: nothing to count
+         stated * Claim.disbursed_amount_wan / investment),
+        else_=stated), 0)  # no stated reduction: nothing to count
 
 
 def _section():
@@ -85,7 +88,8 @@ CLAIM_COLUMNS = ("claim_id", "need_id", "bank_id", "published_at", "local_day", 
                  "region_code", "city_code", "category_top", "size", "industry_section",
                  "assigned", "claimed_at", "grab_hours", "selected_at", "contact_due_at",
                  "contacted_at", "credit_approved_at", "approved_amount_wan", "disbursed_at",
-                 "disbursed_amount_wan", "co2_share_t", "stars")
+                 "disbursed_amount_wan", "co2_share_t", "coal_share_tce", "stars",
+                 "category_code")
 
 
 def claim_facts_select(need_ids: Iterable[int] | None = None):
@@ -98,7 +102,8 @@ def claim_facts_select(need_ids: Iterable[int] | None = None):
             sa.case((grab, seconds_between(Claim.claimed_at, Need.published_at) / 3600.0)),
             Claim.selected_at, Claim.contact_due_at, Claim.contacted_at,
             Claim.credit_approved_at, Claim.approved_amount_wan, Claim.disbursed_at,
-            Claim.disbursed_amount_wan, _co2_share(), Rating.stars)
+            Claim.disbursed_amount_wan, _co2_share(), _co2_share(Need.coal_saving_tce),
+            Rating.stars, Need.green_category_code)
         .select_from(Claim)
         .join(Need, Need.id == Claim.need_id)
         .join(Enterprise, Enterprise.id == Need.enterprise_id)
@@ -114,6 +119,7 @@ def facts_select(need_ids: Iterable[int] | None = None):
     """The facts of published needs (of `need_ids`, or all), as one grouped SELECT."""
     grab = sa.and_(Claim.id.is_not(None), Claim.assigned_by_office.is_(False))
     co2_share = _co2_share()
+    coal_share = _co2_share(Need.coal_saving_tce)
     query = (
         sa.select(
             Need.id, Need.published_at, *_keys(), Need.amount_wan,
@@ -128,6 +134,8 @@ def facts_select(need_ids: Iterable[int] | None = None):
             sa.func.coalesce(sa.func.sum(sa.case((Claim.disbursed_at.is_not(None),
                                                   Claim.disbursed_amount_wan))), 0),
             sa.func.coalesce(sa.func.sum(co2_share), 0),
+            sa.func.coalesce(sa.func.sum(coal_share), 0),
+            Need.green_category_code,
         )
         .select_from(Need)
         .join(Enterprise, Enterprise.id == Need.enterprise_id)

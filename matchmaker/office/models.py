@@ -54,6 +54,8 @@ class NeedFacts(db.Model):
     amount_approved_wan: Mapped[Decimal] = mapped_column(Money)
     amount_disbursed_wan: Mapped[Decimal] = mapped_column(Money)
     co2_financed_t: Mapped[Decimal] = mapped_column(sa.Numeric(16, 4))
+    coal_financed_tce: Mapped[Decimal] = mapped_column(sa.Numeric(16, 4), server_default="0")
+    category_code: Mapped[str | None] = mapped_column(sa.String(16))  # the full 2019 code
 
 
 class ClaimFacts(db.Model):
@@ -87,4 +89,6 @@ class ClaimFacts(db.Model):
     disbursed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     disbursed_amount_wan: Mapped[Decimal | None] = mapped_column(Money)
     co2_share_t: Mapped[Decimal] = mapped_column(sa.Numeric(16, 4))
+    coal_share_tce: Mapped[Decimal] = mapped_column(sa.Numeric(16, 4), server_default="0")
+    category_code: Mapped[str | None] = mapped_column(sa.String(16))
     stars: Mapped[int | None] = mapped_column(sa.SmallInteger)

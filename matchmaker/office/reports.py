@@ -52,6 +52,7 @@ OUTCOME_COLUMNS = (
     Column("amount_approved_wan", "授信金额（万元）", "money"),
     Column("amount_disbursed_wan", "放款金额（万元）", "money"),
     Column("co2_reduction_t", "支持碳减排（吨/年）", "money"),
+    Column("coal_saving_tce", "支持节约标准煤（吨/年）", "money"),
 )
 
 SUMMARY_ROWS = (
@@ -70,12 +71,14 @@ SUMMARY_ROWS = (
     Column("median_hours_to_first_claim", "首次抢单用时中位数（小时）", "float"),
     Column("median_days_to_credit", "授信用时中位数（天）", "float"),
     Column("co2_reduction_t", "支持碳减排（吨/年，按银行贷款份额）", "money"),
+    Column("coal_saving_tce", "支持节约标准煤（吨/年，按银行贷款份额）", "money"),
 )
 
 BREAKDOWN_TITLES = {"category": "按绿色产业大类", "region": "按地区", "month": "按月份",
-                    "industry": "按国民经济行业门类"}
+                    "industry": "按国民经济行业门类",
+                    "category2024": "按绿色低碳转型产业大类（2024）"}
 BREAKDOWN_KEY_HEADERS = {"category": "绿色产业大类", "region": "地区", "month": "月份",
-                         "industry": "行业门类"}
+                         "industry": "行业门类", "category2024": "2024 目录大类"}
 
 BANK_COLUMNS = (
     Column("bank_name", "银行", "text"),
@@ -255,7 +258,7 @@ def chart_data(report: Report) -> dict:
                 {"name": "授信金额（万元）", "type": "bar",
                  "data": [float(r["amount_approved_wan"]) for r in report.breakdowns[by]]},
             ],
-        } for by in ("category", "region", "industry")},
+        } for by in ("category", "region", "industry", "category2024")},
     }
 
 

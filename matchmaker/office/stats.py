@@ -17,9 +17,14 @@ Definitions (the dashboard, the API and the exports all read these functions):
 * **授信率** = needs with a credit approval ÷ needs posted.
 * **Median hours to first grab**: per need, first grab − publication; **median days to credit**:
   per need, first credit approval − publication.
+* **By the 2024 catalog**: needs keep their 2019 codes; the `category2024` breakdown groups by
+  the full 2019 code and adds the groups up by the 2024 top level (`matchmaker.green.catalog2024`);
+  a 2019 code without a single 2024 top level is shown apart under its 2019 top level.
 * **CO2 financed** (t/a), by the 2013 guide (银监会《绿色信贷项目节能减排量测算指引》): for each
   disbursed loan, the need's stated annual reduction × disbursed amount ÷ project investment when
   the investment is known (capped at the whole reduction), else the need's stated reduction.
+  **Standard coal financed** (tce/a) the same way from the need's stated coal saving (which the
+  need form's benefit estimator, `matchmaker.green.benefit`, helps to state).
 """
 
 from __future__ import annotations
@@ -27,19 +32,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 
 from matchmaker.banks.models import Bank
 from matchmaker.database import quantize_money, utcnow
 from matchmaker.extensions import db
+from matchmaker.green import catalog2024
 from matchmaker.office.facts import seconds_between
 from matchmaker.office.models import ClaimFacts as CF
 from matchmaker.office.models import NeedFacts as F
 from matchmaker.reference.codes import region_prefix
 from matchmaker.reference.models import GreenCategory, Industry, Region
 
-BREAKDOWNS = ("category", "region", "month", "industry")
+BREAKDOWNS = ("category", "region", "month", "industry", "category2024")
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,8 @@ def _claims(filters: Filters, *extra):
                        CF.assigned.label("assigned_by_office"), CF.published_at,
                        CF.claimed_at, CF.grab_hours, CF.selected_at, CF.contact_due_at,
                        CF.contacted_at, CF.credit_approved_at, CF.approved_amount_wan,
-                       CF.disbursed_at, CF.disbursed_amount_wan, CF.co2_share_t, CF.stars,
+                       CF.disbursed_at, CF.disbursed_amount_wan, CF.co2_share_t,
+                       CF.coal_share_tce, CF.stars,
                        *extra)
              .where(*cohort_conditions(filters, CF)))
     if filters.bank_id:
@@ -127,6 +135,7 @@ def _outcome_columns_from_facts():
         sa.func.coalesce(sa.func.sum(F.amount_approved_wan), 0).label("amount_approved"),
         sa.func.coalesce(sa.func.sum(F.amount_disbursed_wan), 0).label("amount_disbursed"),
         sa.func.coalesce(sa.func.sum(F.co2_financed_t), 0).label("co2"),
+        sa.func.coalesce(sa.func.sum(F.coal_financed_tce), 0).label("coal"),
     ]
 
 
@@ -147,6 +156,7 @@ def _outcome_columns_from_claims(claims):
                                               claims.c.disbursed_amount_wan))), 0)
         .label("amount_disbursed"),
         sa.func.coalesce(sa.func.sum(claims.c.co2_share_t), 0).label("co2"),
+        sa.func.coalesce(sa.func.sum(claims.c.coal_share_tce), 0).label("coal"),
     ]
 
 
@@ -158,12 +168,12 @@ def summary(filters: Filters) -> dict:
              ] if medians_inline else []
     base = db.session.execute(sa.select(*_outcome_columns_from_facts(), *extra)
                               .where(*conditions)).one()
-    outcomes, co2 = base, base.co2
+    outcomes, co2, coal = base, base.co2, base.coal
     if filters.bank_id:
         claims = _claims(filters).subquery("c")
         outcomes = db.session.execute(
             sa.select(*_outcome_columns_from_claims(claims)).select_from(claims)).one()
-        co2 = outcomes.co2
+        co2, coal = outcomes.co2, outcomes.coal
         per_need = (sa.select(sa.func.min(claims.c.grab_hours).label("hours"))
                     .where(claims.c.assigned_by_office.is_(False))
                     .group_by(claims.c.need_id)).subquery("g")
@@ -199,6 +209,7 @@ def summary(filters: Filters) -> dict:
         "median_hours_to_first_claim": hours,
         "median_days_to_credit": days,
         "co2_reduction_t": _money(co2),
+        "coal_saving_tce": _money(coal),
     }
 
 
@@ -229,6 +240,8 @@ def _group_key(by: str, filters: Filters, table=F):
         return table.city_code
     if by == "industry":
         return table.industry_section
+    if by == "category2024":  # grouped by the full 2019 code, then folded (_fold_2024)
+        return table.category_code
     raise ValueError(by)
 
 
@@ -276,7 +289,22 @@ def _grouped(keys: dict, query) -> dict[str, dict]:
         query.add_columns(key.label("key")).group_by(key))} for by, key in keys.items()}
 
 
+def _fold_2024(rows: dict) -> dict:
+    """Rows keyed by full 2019 codes, added up by their 2024 top level (`catalog2024`)."""
+    folded: dict[str, SimpleNamespace] = {}
+    for code, row in rows.items():
+        key = catalog2024.report_key(code)
+        into = folded.setdefault(key, SimpleNamespace())
+        for name, value in row._mapping.items():
+            if name == "key" or name.startswith(("k_", "g_")):
+                continue
+            setattr(into, name, getattr(into, name, 0) + (value or 0))
+    return folded
+
+
 def _breakdown_rows(by: str, base: dict, outcomes: dict) -> list[dict]:
+    if by == "category2024":
+        base, outcomes = _fold_2024(base), _fold_2024(outcomes)
     labels = _labels(by, list(base))
     rows = []
     for key_value, row in sorted(base.items(), key=lambda item: str(item[0])):
@@ -292,6 +320,7 @@ def _breakdown_rows(by: str, base: dict, outcomes: dict) -> list[dict]:
             "amount_approved_wan": _money(out.amount_approved if out else 0),
             "amount_disbursed_wan": _money(out.amount_disbursed if out else 0),
             "co2_reduction_t": _money(out.co2 if out else 0),
+            "coal_saving_tce": _money(out.coal if out else 0),
         })
     return rows
 
@@ -309,6 +338,8 @@ def _labels(by: str, keys: list) -> dict:
     if by == "industry":
         return dict(db.session.execute(sa.select(Industry.code, Industry.name)
                                        .where(Industry.code.in_(keys))).all())
+    if by == "category2024":
+        return {k: catalog2024.label(k) for k in keys}
     return {k: k for k in keys}
 
 
