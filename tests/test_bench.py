@@ -141,7 +141,7 @@ def test_need_to_products_figure_runs_on_a_small_dataset(app, make):
 
 @pytest.mark.parametrize("name, metrics", [
     ("notification_latency", {"p95_ms", "errors"}),
-    ("notification_throughput", {"jobs_per_s", "errors"}),
+    ("notification_throughput", {"errors"}),
 ])
 def test_notification_figures_are_registered_and_skip_without_their_services(monkeypatch, name,
                                                                               metrics):
