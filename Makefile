@@ -57,6 +57,7 @@ worker: install
 # Seeds its own instance (bench/.instance-<scale>), never instance/. BENCH_SCALE=city is quick.
 BENCH_SCALE ?= province
 bench: install
+	@command -v wrk >/dev/null 2>&1 || echo "WARNING: the http figure needs the load generator wrk, which is not installed: apt-get install wrk (it will be reported as failed)"
 	BENCH_SCALE=$(BENCH_SCALE) $(BIN)/python -m bench --scale $(BENCH_SCALE) $(BENCH_ARGS)
 
 clean:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 
 
 def _cpu_model() -> str:
@@ -50,3 +51,29 @@ def machine_info() -> dict:
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
     }
+
+
+# Files the harness itself writes: changes to them do not make the measured code "changed".
+OUTPUTS = ("BENCHMARKS.md", "bench/results.json")
+
+
+def code_version() -> str | None:
+    """The commit measured (short hash), with "+changes" when tracked files differ from it (the
+    harness's own outputs aside); None outside a git checkout."""
+    from matchmaker.config import PROJECT_ROOT
+
+    def git(*args: str) -> str | None:
+        try:
+            completed = subprocess.run(  # noqa: S603 (our own argv)
+                ["git", *args], cwd=PROJECT_ROOT, capture_output=True,  # noqa: S607
+                text=True, timeout=10, check=False)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return completed.stdout if completed.returncode == 0 else None
+
+    head = git("rev-parse", "--short", "HEAD")
+    if not head:
+        return None
+    status = git("status", "--porcelain", "--untracked-files=no") or ""
+    changed = [line[3:] for line in status.splitlines() if line[3:] not in OUTPUTS]
+    return head.strip() + ("+changes" if changed else "")

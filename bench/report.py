@@ -22,14 +22,36 @@ def load(path: Path = RESULTS) -> dict:
     return data
 
 
+# Earlier runs kept per figure (their target metrics only), newest last.
+HISTORY = 12
+
+
 def merge(previous: dict, run: dict, figures: dict[str, dict], order: list[str]) -> dict:
     """The new results: this run's figures replace theirs; the others keep their old entries
-    (each stamped with its own date, scale and machine). Registry order first, then leftovers."""
+    (each stamped with its own date, scale and machine). A replaced entry moves, in short, to
+    the new one's `history` (before/after a change, measured by the harness only). Registry
+    order first, then leftovers."""
     merged = dict(previous.get("figures", {}))
-    merged.update(figures)
+    for name, entry in figures.items():
+        old = merged.get(name)
+        history = list((old or {}).get("history", []))
+        if old is not None:
+            history.append(history_item(old))
+        merged[name] = dict(entry, history=history[-HISTORY:])
     ordered = {name: merged[name] for name in order if name in merged}
     ordered.update({k: v for k, v in merged.items() if k not in ordered})
     return {"format": FORMAT, "last_run": run, "figures": ordered}
+
+
+def history_item(entry: dict) -> dict:
+    """An entry in short: when, which code, which scale and load, its target metrics."""
+    return {
+        "date": entry.get("date"), "commit": entry.get("commit"), "scale": entry.get("scale"),
+        "load_avg": entry.get("load_avg"), "met": entry.get("met"),
+        "skipped": bool(entry.get("skipped")), "failed": bool(entry.get("failed")),
+        "measured": {check["metric"]: check.get("measured")
+                     for check in entry.get("checks", []) if check.get("metric")},
+    }
 
 
 def save(data: dict, path: Path = RESULTS) -> None:
@@ -107,6 +129,8 @@ def _figure_section(name: str, fig: dict, run: dict) -> list[str]:
     if fig.get("description"):
         lines += [fig["description"], ""]
     stamp = f"Measured {fig.get('date', '?')} at scale **{fig.get('scale', '?')}**"
+    if fig.get("commit"):
+        stamp += f" (code {fig['commit']})"
     if fig.get("machine") and fig.get("machine") != run.get("machine"):
         stamp += f" on {_machine_line(fig['machine'])}"
     if fig.get("seconds") is not None:
@@ -147,7 +171,31 @@ def _figure_section(name: str, fig: dict, run: dict) -> list[str]:
         lines.append(f"- {note}")
     if fig.get("notes"):
         lines.append("")
+    lines += _history(fig)
     return lines
+
+
+def _history(fig: dict) -> list[str]:
+    """Earlier runs of the figure, newest first, with the target metrics."""
+    history = fig.get("history") or []
+    if not history:
+        return []
+    metrics = [c["metric"] for c in fig.get("checks", []) if c.get("metric")]
+    metrics += [m for item in history for m in item.get("measured", {}) if m not in metrics]
+    lines = ["Earlier runs (newest first):", "",
+             "| Date | Code | Scale | Load | " + " | ".join(metrics) + " | Status |",
+             "|---|---|---|---|" + "---|" * len(metrics) + "---|"]
+    for item in reversed(history):
+        load = item.get("load_avg") or []
+        load_text = (f"{load[0]:.2f} → {load[1]:.2f}" if len(load) == 2 and None not in load
+                     else "—")
+        status = ("skipped" if item.get("skipped") else "failed" if item.get("failed")
+                  else _status(item.get("met")))
+        lines.append(f"| {item.get('date', '?')} | {item.get('commit') or '—'} | "
+                     f"{item.get('scale', '?')} | {load_text} | "
+                     + " | ".join(_number(item.get("measured", {}).get(m)) for m in metrics)
+                     + f" | {status} |")
+    return [*lines, ""]
 
 
 def write_markdown(data: dict, path: Path = MARKDOWN) -> None:

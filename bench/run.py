@@ -8,12 +8,14 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from bench import Figure, Result, load_figures, report
-from bench.machine import machine_info
+from bench.machine import code_version, machine_info
 
 SCALES = ("city", "province")
 DATASETS = {
@@ -29,9 +31,31 @@ class Context:
     scale: str
     instance: Path | None = None  # the seeded instance (for figures with needs="seeded")
     options: dict = field(default_factory=dict)
+    # Set-ups several figures of one run share (see `shared`), and how to close each.
+    resources: dict = field(default_factory=dict)
+    closers: list = field(default_factory=list)
 
     def log(self, message: str) -> None:
         print(f"    {message}", flush=True)
+
+    def shared(self, key, make: Callable[[], tuple[Any, Callable[[], None]]]):
+        """What `make()` returns for `key`, made by the first figure of the run that asks; `make`
+        returns (value, close), and `close()` runs when the run ends (`close`)."""
+        if key not in self.resources:
+            value, close = make()
+            self.resources[key] = value
+            self.closers.append(close)
+        return self.resources[key]
+
+    def close(self) -> None:
+        """Close the shared set-ups, last made first."""
+        while self.closers:
+            close = self.closers.pop()
+            try:
+                close()
+            except Exception:  # the others must still be closed
+                traceback.print_exc()
+        self.resources.clear()
 
     def create_app(self, instance: Path | None = None, **overrides):
         """A fresh app (fresh engine, empty caches) on the seeded instance or on `instance`."""
@@ -45,7 +69,7 @@ def now_text() -> str:
     return datetime.now(timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")  # noqa: UP017
 
 
-def run_figure(fig: Figure, ctx: Context, machine: dict) -> dict:
+def run_figure(fig: Figure, ctx: Context, machine: dict, commit: str | None = None) -> dict:
     print(f"== {fig.name}: {fig.title}", flush=True)
     load_before = _load()
     started = time.perf_counter()
@@ -67,7 +91,7 @@ def run_figure(fig: Figure, ctx: Context, machine: dict) -> dict:
     entry = {
         "name": fig.name, "title": fig.title, "unit": fig.unit, "description": fig.description,
         "date": now_text(), "scale": ctx.scale if fig.needs == "seeded" else "own setup",
-        "machine": machine, "seconds": round(seconds, 1),
+        "machine": machine, "commit": commit, "seconds": round(seconds, 1),
         # Other processes on the machine skew latencies: the 1-minute load before and after.
         "load_avg": [load_before, _load()],
         "targets": [t.to_json() for t in fig.targets], "checks": checks,
@@ -118,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                      f"known: {', '.join(figures)}")
     logging.basicConfig(level=logging.WARNING)
     machine = machine_info()
+    commit = code_version()
     started = time.perf_counter()
     print(f"GreenMatch bench — scale {args.scale}, figures: {', '.join(selected)}", flush=True)
     ctx = Context(scale=args.scale)
@@ -127,10 +152,13 @@ def main(argv: list[str] | None = None) -> int:
         ctx.instance, info = ensure_seeded(args.scale)
         ctx.options["seed"] = info
     entries = {}
-    for name in selected:
-        entries[name] = run_figure(figures[name], ctx, machine)
+    try:
+        for name in selected:
+            entries[name] = run_figure(figures[name], ctx, machine, commit)
+    finally:
+        ctx.close()
     run = {"date": now_text(), "scale": args.scale, "dataset": DATASETS[args.scale],
-           "figures": selected, "machine": machine,
+           "figures": selected, "machine": machine, "commit": commit,
            "seconds": round(time.perf_counter() - started, 1)}
     data = report.merge(report.load(), run, entries, list(figures))
     report.save(data)

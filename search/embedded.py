@@ -17,6 +17,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from pathlib import Path
@@ -33,7 +34,15 @@ from search.documents import (
     code_level,
     region_levels,
 )
-from search.features import Match, TextStats, rank_products, score, total
+from search.features import (
+    MAX_FRESHNESS_CONTRIBUTION,
+    Match,
+    TextStats,
+    rank_products,
+    score,
+    static_total,
+    with_static,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -86,6 +95,14 @@ class EmbeddedEngine:
         self._stats_lock = threading.Lock()
         self._stats: dict[tuple[str, str], tuple[TextStats, dict[int, ProductDoc]]] = {}
         self._decoded: dict[int, tuple[str, NeedDoc]] = {}  # id → (stored text, document)
+        self._pointer_path = str(self.pointer)
+        self._pointer: tuple[tuple[int, int, int], Path] | None = None  # (stat of `current`, file)
+        # The inbox's eligible needs per bank and filters, with each pair's score but freshness,
+        # kept while the index's generations are unchanged (see `_inbox_candidates`).
+        self._inbox_lock = threading.Lock()
+        self._inbox: OrderedDict[tuple, tuple[list, TextStats, dict[int, ProductDoc]]] = \
+            OrderedDict()
+        self._inbox_size = 0
 
     # --- files and connections -----------------------------------------------------------
 
@@ -94,15 +111,26 @@ class EmbeddedEngine:
         return self.directory / "current"
 
     def current_file(self) -> Path:
+        """The index file `current` names. Read again only when `current` was replaced (every
+        swap renames a new file over it: a new inode and time), so most queries cost one stat."""
         try:
-            name = self.pointer.read_text().strip()
+            found = os.stat(self._pointer_path)
         except FileNotFoundError:
-            name = ""
-        if not name:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            name = self._new_file_name()
-            self._create(self.directory / name)
-            self._swap(name)
+            found = None
+        if found is not None:
+            signature = (found.st_ino, found.st_mtime_ns, found.st_size)
+            known = self._pointer
+            if known is not None and known[0] == signature:
+                return known[1]
+            name = self.pointer.read_text().strip()
+            if name:
+                path = self.directory / name
+                self._pointer = (signature, path)
+                return path
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = self._new_file_name()
+        self._create(self.directory / name)
+        self._swap(name)
         return self.directory / name
 
     def _new_file_name(self) -> str:
@@ -224,6 +252,8 @@ class EmbeddedEngine:
                 conn.execute("INSERT INTO needs_fts (rowid, tokens) VALUES (?, ?)",
                              (doc.id, " ".join(doc.tokens)))
                 count += 1
+            if count:
+                _bump_needs_generation(conn)
         return count
 
     def delete_need(self, need_id: int) -> None:
@@ -231,6 +261,7 @@ class EmbeddedEngine:
         with _transaction(conn):
             conn.execute("DELETE FROM needs WHERE id = ?", (need_id,))
             conn.execute("DELETE FROM needs_fts WHERE rowid = ?", (need_id,))
+            _bump_needs_generation(conn)
 
     def rebuild(self, products: Iterable[ProductDoc], needs: Iterable[NeedDoc],
                 progress: Callable[[int], None] | None = None, batch: int = 2000) -> dict:
@@ -294,6 +325,15 @@ class EmbeddedEngine:
                     self._stats = {key: cached}
         return cached
 
+    def warm(self) -> None:
+        """Load the product documents and their statistics now, then close this thread's
+        connection: a worker does so before it forks, and a forked process must open its own
+        SQLite connection (it keeps the loaded documents)."""
+        try:
+            self._products()
+        finally:
+            self.close()
+
     def product_doc(self, product_id: int) -> ProductDoc | None:
         return self._products()[1].get(product_id)
 
@@ -329,12 +369,73 @@ class EmbeddedEngine:
         """Needs eligible for any active product of the bank, best first, with the total.
 
         Eligibility runs in SQL (one index-backed query per product, ids only); documents are
-        then read once per need and each (need, product) pair is scored.
+        then read once per need and each (need, product) pair is scored. All of that is kept
+        (`_inbox_candidates`) until a need or product of the index changes; each call then adds
+        only freshness, which depends on the time.
         """
+        now = now or utcnow()
+        candidates, stats, products = self._inbox_candidates(
+            bank_id, category=category, region=region, min_amount=min_amount,
+            max_amount=max_amount, statuses=tuple(statuses), max_claims=max_claims)
+        # Only the first `offset + limit` are shown. A need's score lies between its best
+        # static sum rounded (no freshness) and that sum plus the largest freshness
+        # contribution, rounded: a need whose upper bound is below the lower bound of the
+        # `offset + limit`-th best cannot be shown, so only the others are scored exactly.
+        # `candidates` is in descending order of the best static sum, and both bounds grow
+        # with it: the needs to score are a prefix.
+        wanted = offset + limit
+        scored = candidates
+        if 0 < wanted < len(candidates):
+            floor = round(candidates[wanted - 1][0], 4)
+            end = wanted
+            while end < len(candidates) and round(
+                    candidates[end][0] + MAX_FRESHNESS_CONTRIBUTION, 4) >= floor:
+                end += 1
+            scored = candidates[:end]
+        ranked: list[tuple[float, int, int, NeedDoc]] = []  # (score, need id, product id, need)
+        for _, need_id, need, pairs in scored:
+            if len(pairs) == 1:
+                static, product_id = pairs[0]
+                ranked.append((with_static(static, need, now), need_id, product_id, need))
+            else:
+                value, negative_id = max((with_static(static, need, now), -pid)
+                                         for static, pid in pairs)
+                ranked.append((value, need_id, -negative_id, need))
+        ranked.sort(key=lambda r: (-r[0], -r[1]))
+        # Reasons only for the page that is shown.
+        page = [score(need, products[pid], stats, with_freshness=True, now=now)
+                for _, _, pid, need in ranked[offset:offset + limit]]
+        return page, len(candidates)
+
+    # Pairs kept at most (about 150 bytes each with their list entry; documents are shared).
+    INBOX_CACHE_PAIRS = 200_000
+
+    def _inbox_candidates(self, bank_id: int, *, category, region, min_amount, max_amount,
+                          statuses: tuple, max_claims
+                          ) -> tuple[list[tuple[float, int, NeedDoc, list]], TextStats, dict]:
+        """[(best static_total, need id, document, [(static_total, product id), …])] for every
+        need eligible for one of the bank's active products under these filters, best static
+        sum first; with the text statistics and the bank's products they were scored with.
+
+        Kept per index file and generation: `products_generation` and `needs_generation` are
+        bumped in the transaction of every write (any process), and a query reads them first,
+        so a kept list is never older than the data it is used for."""
+        conn = self.conn()
+        generations = dict(conn.execute(
+            "SELECT key, value FROM meta WHERE key IN "
+            "('products_generation', 'needs_generation')").fetchall())
+        key = (str(self._local.path), generations.get("products_generation"),
+               generations.get("needs_generation"), bank_id, category, region,
+               None if min_amount is None else cents(min_amount),
+               None if max_amount is None else cents(max_amount), statuses, max_claims)
+        with self._inbox_lock:
+            found = self._inbox.get(key)
+            if found is not None:
+                self._inbox.move_to_end(key)
+                return found
         stats, docs = self._products()
         products = {doc.id: doc for doc in docs.values() if doc.bank_id == bank_id and doc.active}
-        conn = self.conn()
-        candidates: dict[int, list[int]] = {}
+        eligible: dict[int, list[int]] = {}
         for product in products.values():
             sql, params = _need_filter(product, statuses)
             if max_claims is not None:
@@ -353,21 +454,24 @@ class EmbeddedEngine:
                 sql += " AND amount <= ?"
                 params.append(cents(max_amount))
             for (need_id,) in conn.execute(sql, params):
-                found = candidates.setdefault(need_id, [])
-                if product.id not in found:
-                    found.append(product.id)
-        now = now or utcnow()
-        ranked: list[tuple[float, int, int, NeedDoc]] = []  # (score, need id, product id, need)
-        for need_id, need in self._need_docs(conn, list(candidates)).items():
-            value, product_id = max(
-                (total(need, products[pid], stats, with_freshness=True, now=now), -pid)
-                for pid in candidates[need_id])
-            ranked.append((value, need_id, -product_id, need))
-        ranked.sort(key=lambda r: (-r[0], -r[1]))
-        # Reasons only for the page that is shown.
-        page = [score(need, products[pid], stats, with_freshness=True, now=now)
-                for _, _, pid, need in ranked[offset:offset + limit]]
-        return page, len(ranked)
+                found_ids = eligible.setdefault(need_id, [])
+                if product.id not in found_ids:
+                    found_ids.append(product.id)
+        needs = []
+        for need_id, need in self._need_docs(conn, list(eligible)).items():
+            pairs = [(static_total(need, products[pid], stats), pid) for pid in eligible[need_id]]
+            needs.append((max(static for static, _ in pairs), need_id, need, pairs))
+        needs.sort(key=lambda row: -row[0])
+        found = (needs, stats, products)
+        with self._inbox_lock:
+            if key not in self._inbox:
+                self._inbox[key] = found
+                self._inbox_size += _pairs(found)
+                # Entries of older generations are never asked for again: they age out here.
+                while self._inbox_size > self.INBOX_CACHE_PAIRS and len(self._inbox) > 1:
+                    _, dropped = self._inbox.popitem(last=False)
+                    self._inbox_size -= _pairs(dropped)
+        return found
 
     def _need_docs(self, conn: sqlite3.Connection, ids: list[int]) -> dict[int, NeedDoc]:
         """Decoded documents of these needs. Decoding is the costly part, so each stored text
@@ -388,8 +492,7 @@ class EmbeddedEngine:
         return found
 
     def need_doc(self, need_id: int) -> NeedDoc | None:
-        row = self.conn().execute("SELECT doc FROM needs WHERE id = ?", (need_id,)).fetchone()
-        return NeedDoc.from_json(json.loads(row[0])) if row else None
+        return self._need_docs(self.conn(), [need_id]).get(need_id)
 
     def versions(self, kind: str) -> dict[int, str]:
         table = {"products": "products", "needs": "needs"}[kind]
@@ -446,6 +549,17 @@ def _need_filter(product: ProductDoc, statuses) -> tuple[str, list]:
     if not selects:
         return "SELECT id FROM needs WHERE 0", []
     return "SELECT id FROM (" + " UNION ALL ".join(selects) + ") WHERE 1", params  # noqa: S608
+
+
+def _pairs(entry) -> int:
+    return sum(len(pairs) for _, _, _, pairs in entry[0])
+
+
+def _bump_needs_generation(conn: sqlite3.Connection) -> None:
+    """In the writing transaction: readers that keep results (the inbox) see that needs changed.
+    An upsert, so that index files built before the counter existed get it on their first write."""
+    conn.execute("INSERT INTO meta VALUES ('needs_generation', '1') ON CONFLICT (key) "
+                 "DO UPDATE SET value = CAST(value AS INTEGER) + 1")
 
 
 def _marks(values) -> str:

@@ -214,11 +214,32 @@ def features(need: NeedDoc, product: ProductDoc, stats: TextStats, *,
     return values
 
 
+def static_total(need: NeedDoc, product: ProductDoc, stats: TextStats) -> float:
+    """The sum of every contribution but freshness, unrounded: it changes only when a document
+    or the products' text statistics do, so the inbox keeps it per (need, product) pair."""
+    values = features(need, product, stats)
+    return sum(round(WEIGHTS[name] * value, 4) for name, value in values.items())
+
+
+def freshness_contribution(need: NeedDoc, now: datetime | None = None) -> float:
+    return round(WEIGHTS["freshness"] * freshness(need, now), 4)
+
+
+# Freshness is at most 1, so its rounded contribution is at most this (and at least 0).
+MAX_FRESHNESS_CONTRIBUTION = round(WEIGHTS["freshness"], 4)
+
+
 def total(need: NeedDoc, product: ProductDoc, stats: TextStats, *,
           with_freshness: bool = False, now: datetime | None = None) -> float:
-    """The score alone (no reasons): what ranking many candidates needs."""
-    values = features(need, product, stats, with_freshness=with_freshness, now=now)
-    return round(sum(round(WEIGHTS[name] * value, 4) for name, value in values.items()), 4)
+    """The score alone (no reasons): what ranking many candidates needs. With freshness it is
+    `with_static(static_total(...), need, now)`, which the inbox computes from a kept sum."""
+    static = static_total(need, product, stats)
+    return with_static(static, need, now) if with_freshness else round(static, 4)
+
+
+def with_static(static: float, need: NeedDoc, now: datetime | None = None) -> float:
+    """The inbox score of a pair from its `static_total` (freshness added, then rounded)."""
+    return round(static + freshness_contribution(need, now), 4)
 
 
 def score(need: NeedDoc, product: ProductDoc, stats: TextStats, *, with_freshness: bool = False,

@@ -92,7 +92,7 @@ def test_load_tolerates_missing_or_foreign_files(tmp_path: Path):
 def test_registry_names_targets_and_units():
     figures = load_figures()
     for name in ("need_to_products", "lead_inbox", "reindex", "search_visibility",
-                 "claim_contention"):
+                 "claim_contention", "http", "notification_throughput"):
         assert name in figures
         assert figures[name].targets and figures[name].unit
     assert figures["claim_contention"].needs == "none"
@@ -139,18 +139,89 @@ def test_need_to_products_figure_runs_on_a_small_dataset(app, make):
     assert entry["failed"] is False and entry["date"]
 
 
-def test_notification_figure_is_registered_and_skips_without_its_services(monkeypatch):
+@pytest.mark.parametrize("name, metrics", [
+    ("notification_latency", {"p95_ms", "errors"}),
+    ("notification_throughput", {"errors"}),
+])
+def test_notification_figures_are_registered_and_skip_without_their_services(monkeypatch, name,
+                                                                              metrics):
     import bench.figures.notifications  # noqa: F401  (registers it whatever MODULES lists)
 
-    figure = load_figures()["notification_latency"]
+    figure = load_figures()[name]
     assert figure.needs == "none"
-    assert {t.metric for t in figure.targets} == {"p95_ms", "errors"}
+    assert {t.metric for t in figure.targets} == metrics
     # Not PostgreSQL: skipped before anything is touched.
     monkeypatch.setenv("BENCH_DATABASE_URL", "sqlite:///nowhere.db")
-    result = figure.func(Context(scale="city"))
+    ctx = Context(scale="city")
+    result = figure.func(ctx)
     assert result.skipped and "must be PostgreSQL" in result.skipped
+    ctx.close()
     # No Redis there (a closed port): skipped with the reason, nothing seeded.
     monkeypatch.setenv("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:9/unused")
     monkeypatch.setenv("BENCH_REDIS_URL", "redis://127.0.0.1:9/14")
-    result = figure.func(Context(scale="city"))
+    ctx = Context(scale="city")
+    result = figure.func(ctx)
     assert result.skipped and "Redis at redis://127.0.0.1:9/14 is unreachable" in result.skipped
+    # The set-up is shared by the module's figures: the second asks once more, gets the reason.
+    assert figure.func(ctx).skipped == result.skipped
+    ctx.close()
+
+
+def test_merge_keeps_each_figure_s_earlier_runs_and_renders_them():
+    old = {"format": report.FORMAT, "figures": {
+        "alpha": fake_entry("alpha", 30.0, "2026-01-01 10:00:00 UTC", scale="province")
+        | {"commit": "abc1234", "load_avg": [3.5, 4.0]}}}
+    run = {"date": "2026-02-02 09:00:00 UTC", "scale": "province", "figures": ["alpha"],
+           "machine": MACHINE}
+    data = report.merge(old, run, {"alpha": fake_entry("alpha", 12.5, "2026-02-02 09:00:00 UTC")
+                                   | {"commit": "def5678"}}, order=["alpha"])
+    history = data["figures"]["alpha"]["history"]
+    assert history == [{"date": "2026-01-01 10:00:00 UTC", "commit": "abc1234",
+                        "scale": "province", "load_avg": [3.5, 4.0], "met": False,
+                        "skipped": False, "failed": False, "measured": {"p95_ms": 30.0}}]
+    again = report.merge(data, run, {"alpha": fake_entry("alpha", 11.0, "2026-02-03")},
+                         order=["alpha"])
+    assert [h["measured"]["p95_ms"] for h in again["figures"]["alpha"]["history"]] == [30.0,
+                                                                                       12.5]
+    text = report.render(again)
+    assert "Earlier runs (newest first):" in text
+    assert text.index("| 2026-02-02 09:00:00 UTC | def5678 | city |") < text.index(
+        "| 2026-01-01 10:00:00 UTC | abc1234 | province | 3.50 → 4.00 | 30.00 | ❌ not met |")
+
+
+def test_shared_set_ups_are_made_once_and_closed_last_first():
+    ctx = Context(scale="city")
+    closed = []
+    made = []
+
+    def make(name):
+        made.append(name)
+        return name.upper(), lambda: closed.append(name)
+
+    assert ctx.shared("a", lambda: make("a")) == "A"
+    assert ctx.shared("a", lambda: make("a")) == "A"
+    assert ctx.shared("b", lambda: make("b")) == "B"
+    ctx.close()
+    assert made == ["a", "b"] and closed == ["b", "a"] and not ctx.resources
+
+
+def test_http_figure_fails_loudly_without_wrk(monkeypatch):
+    import shutil
+
+    figure = load_figures()["http"]
+    assert figure.needs == "seeded"
+    assert {t.metric for t in figure.targets} == {"inbox_rps", "inbox_p95_ms", "inbox_vs_healthz",
+                                                  "web_worker_peak_rss_mb", "errors"}
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    entry = run_figure(figure, Context(scale="city"), MACHINE)
+    assert entry["failed"] is True and entry["met"] is None
+    assert "apt-get install wrk" in entry["warnings"][0]
+
+
+def test_session_cookie_is_read_from_set_cookie_headers():
+    from bench.figures.http import _session_cookie
+
+    headers = [("Content-Type", "text/html"),
+               ("Set-Cookie", "session=abc.def; HttpOnly; Path=/; SameSite=Lax")]
+    assert _session_cookie(headers, "session=old") == "session=abc.def"
+    assert _session_cookie([("Content-Type", "text/html")], "session=old") == "session=old"

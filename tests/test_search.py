@@ -90,3 +90,56 @@ def test_inbox_scores_follow_a_rewritten_document(app, make):
     engine.upsert_needs([replace(doc, published_at=doc.published_at - timedelta(days=30))])
     stale = engine.rank_needs(bank.id)[0][0].score
     assert stale < fresh
+
+
+@pytest.mark.sqlite_only
+def test_a_kept_inbox_sees_every_write_to_the_index_whoever_makes_it(app, make):
+    """The embedded engine keeps each inbox's candidates until the index's generation counters
+    move; a write through another engine instance (another gunicorn or RQ worker) moves them."""
+    from dataclasses import replace
+
+    from search.embedded import EmbeddedEngine
+
+    bank = make.bank()
+    admin = make.bank_user(bank, role="bank_admin")
+    product = products.create_product(bank, PRODUCT, admin.user)
+    _, owner = make.enterprise()
+    need = needs.create_need(owner.user, NEED)
+    engine = get_engine()
+    other = EmbeddedEngine(engine.directory)  # the same files, as another process opens them
+    try:
+        assert [m.need_id for m in engine.rank_needs(bank.id)[0]] == [need.id]
+        doc = other.need_doc(need.id)
+        other.upsert_needs([replace(doc, status="withdrawn")])
+        assert engine.rank_needs(bank.id) == ([], 0)
+        other.upsert_needs([doc])
+        assert [m.need_id for m in engine.rank_needs(bank.id)[0]] == [need.id]
+        product_doc = other.product_doc(product.id)
+        other.upsert_products([replace(product_doc, max_amount_wan=Decimal("100.00"))])
+        assert engine.rank_needs(bank.id) == ([], 0)
+        other.upsert_products([product_doc])
+        assert engine.rank_needs(bank.id)[1] == 1
+        # An index written before the needs counter existed gets it on its first write.
+        engine.conn().execute("DELETE FROM meta WHERE key = 'needs_generation'")
+        assert engine.rank_needs(bank.id)[1] == 1
+        other.delete_need(need.id)
+        assert engine.rank_needs(bank.id) == ([], 0)
+    finally:
+        other.close()
+
+
+@pytest.mark.sqlite_only
+def test_the_worker_loads_what_its_work_horses_share_before_it_forks(app, make):
+    from types import SimpleNamespace
+
+    from workers.worker import AppWorker
+
+    bank = make.bank()
+    product = products.create_product(bank, PRODUCT, make.bank_user(bank, role="bank_admin").user)
+    engine = get_engine()
+    engine.close()
+    engine._stats.clear()
+    AppWorker.warm(SimpleNamespace(flask_app=app))
+    # The product documents are loaded and the SQLite connection closed (a fork opens its own).
+    assert next(docs for _, docs in engine._stats.values())[product.id].name == PRODUCT["name"]
+    assert getattr(engine._local, "conn", None) is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 from flask import current_app
 from rq import Queue, Worker
@@ -10,9 +12,38 @@ from workers import queues
 from workers.connection import redis_connection
 from workers.serializer import SERIALIZER
 
+log = logging.getLogger(__name__)
+
 
 class AppWorker(Worker):
     """Runs each job inside the app context, and leaves the session clean after it."""
+
+    def fork_work_horse(self, *args, **kwargs):
+        self.warm()
+        return super().fork_work_horse(*args, **kwargs)
+
+    def warm(self) -> None:
+        """Load here what every job reads and seldom changes, so that each forked work horse
+        inherits it instead of loading it again: the jobs' module, the reference tables and the
+        search engine's product documents with their text statistics (the engine checks their
+        generation, one query, and reloads them after a product changed). Best effort: a job
+        loads whatever is missing itself."""
+        import workers.jobs  # noqa: F401
+        from matchmaker.extensions import db
+        from matchmaker.reference import codes
+        from search.service import get_engine
+
+        with self.flask_app.app_context():
+            try:
+                codes.preload()
+                warm = getattr(get_engine(), "warm", None)
+                if warm is not None:
+                    warm()
+            except Exception:
+                log.warning("could not warm the worker's caches; each job loads them",
+                            exc_info=True)
+            finally:
+                db.session.remove()
 
     def main_work_horse(self, *args, **kwargs):
         # In the forked work horse: drop the parent's pooled connections without closing them

@@ -359,11 +359,8 @@ class _Probe:
 
 def _contend_http(ctx, app, url: str, people: dict, banks: int, rounds: int) -> Result:
     import asyncio
-    import socket
-    import subprocess
-    import sys
 
-    from bench.instance import BENCH_DIR
+    from bench.serve import ServerDidNotStart, default_workers, gunicorn
     from matchmaker.accounts.models import User
     from matchmaker.accounts.services import issue_token
     from matchmaker.claims.models import Claim
@@ -376,83 +373,74 @@ def _contend_http(ctx, app, url: str, people: dict, banks: int, rounds: int) -> 
                   for manager_id in people["managers"]]
         db.session.remove()
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    workers = 2 * (os.cpu_count() or 1) + 1
+    workers = default_workers()
     env = os.environ | {
         "DATABASE_URL": url, "INSTANCE_PATH": app.instance_path, "REDIS_URL": "",
         "ELASTICSEARCH_URL": "", "SECRET_KEY": app.config["SECRET_KEY"],
         "MANAGER_DAILY_GRAB_LIMIT": "1000000",
     }
-    gunicorn = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
-                f"127.0.0.1:{port}", "--log-level", "warning", "--backlog", "256", "wsgi:app"]
-    server = subprocess.Popen(gunicorn, env=env, cwd=str(BENCH_DIR.parent))  # noqa: S603 (our argv)
     try:
-        if not _wait_for(port, server):
-            return Result(skipped="gunicorn did not start (see the log above)")
-        latencies: list[float] = []
-        statuses: collections.Counter[int] = collections.Counter()
-        bad_rounds: list[str] = []
-        round_walls: list[float] = []
+        with gunicorn(env, workers) as server:
+            port = server.port
+            latencies: list[float] = []
+            statuses: collections.Counter[int] = collections.Counter()
+            bad_rounds: list[str] = []
+            round_walls: list[float] = []
 
-        async def burst(path: str) -> tuple[list[float], list[int]]:
-            """All connections open first; then every request is written at once and each
-            answer timed from that instant (one event loop: no client threads to wake)."""
-            body = b"{}"
-            streams = [await asyncio.open_connection("127.0.0.1", port) for _ in tokens]
-            requests = [(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                         f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
-                         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-                         ).encode() + body for token in tokens]
+            async def burst(path: str) -> tuple[list[float], list[int]]:
+                """All connections open first; then every request is written at once and each
+                answer timed from that instant (one event loop: no client threads to wake)."""
+                body = b"{}"
+                streams = [await asyncio.open_connection("127.0.0.1", port) for _ in tokens]
+                requests = [(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                             f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+                             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+                             ).encode() + body for token in tokens]
 
-            async def answer(reader, writer) -> tuple[float, int]:
-                try:
-                    status_line = await asyncio.wait_for(reader.readline(), timeout=60)
-                    await asyncio.wait_for(reader.read(), timeout=60)
-                    status = int(status_line.split()[1]) if status_line else -1
-                except (TimeoutError, OSError, ValueError, IndexError):
-                    status = -1
-                finally:
-                    writer.close()
-                return time.perf_counter() - released, status
+                async def answer(reader, writer) -> tuple[float, int]:
+                    try:
+                        status_line = await asyncio.wait_for(reader.readline(), timeout=60)
+                        await asyncio.wait_for(reader.read(), timeout=60)
+                        status = int(status_line.split()[1]) if status_line else -1
+                    except (TimeoutError, OSError, ValueError, IndexError):
+                        status = -1
+                    finally:
+                        writer.close()
+                    return time.perf_counter() - released, status
 
-            released = time.perf_counter()
-            for (_reader, writer), request in zip(streams, requests, strict=True):
-                writer.write(request)
-            outcomes = await asyncio.gather(*(answer(r, w) for r, w in streams))
-            return [t for t, _ in outcomes], [status for _, status in outcomes]
+                released = time.perf_counter()
+                for (_reader, writer), request in zip(streams, requests, strict=True):
+                    writer.write(request)
+                outcomes = await asyncio.gather(*(answer(r, w) for r, w in streams))
+                return [t for t, _ in outcomes], [status for _, status in outcomes]
 
-        for number in range(rounds + 1):  # round 0 warms the workers up and is not counted
-            with app.app_context():
-                need_id = make.need(enterprise).id
-                db.session.remove()
-            path = f"/api/v1/needs/{need_id}/claims"
-            before = dict(statuses), len(latencies)
-            times, codes = asyncio.run(burst(path))
-            latencies.extend(times)
-            statuses.update(codes)
-            round_walls.append(max(times))
-            with app.app_context():
-                rows = db.session.execute(sa.select(Claim.slot, Claim.bank_id)
-                                          .where(Claim.need_id == need_id)).all()
-                db.session.remove()
-            won = statuses[201] - before[0].get(201, 0)
-            if number == 0:
-                del latencies[before[1]:]
-                statuses = collections.Counter(before[0])
-                round_walls.pop()
-                continue
-            slots = sorted(slot for slot, _ in rows)
-            if won != cap or slots != list(range(1, cap + 1)):
-                bad_rounds.append(f"round {number}: {won} answered 201, claim slots {slots}")
-            ctx.log(f"round {number}/{rounds}: {won} × 201, wall {round_walls[-1] * 1000:.0f} ms")
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+            for number in range(rounds + 1):  # round 0 warms the workers up and is not counted
+                with app.app_context():
+                    need_id = make.need(enterprise).id
+                    db.session.remove()
+                path = f"/api/v1/needs/{need_id}/claims"
+                before = dict(statuses), len(latencies)
+                times, codes = asyncio.run(burst(path))
+                latencies.extend(times)
+                statuses.update(codes)
+                round_walls.append(max(times))
+                with app.app_context():
+                    rows = db.session.execute(sa.select(Claim.slot, Claim.bank_id)
+                                              .where(Claim.need_id == need_id)).all()
+                    db.session.remove()
+                won = statuses[201] - before[0].get(201, 0)
+                if number == 0:
+                    del latencies[before[1]:]
+                    statuses = collections.Counter(before[0])
+                    round_walls.pop()
+                    continue
+                slots = sorted(slot for slot, _ in rows)
+                if won != cap or slots != list(range(1, cap + 1)):
+                    bad_rounds.append(f"round {number}: {won} answered 201, claim slots {slots}")
+                ctx.log(f"round {number}/{rounds}: {won} × 201, "
+                        f"wall {round_walls[-1] * 1000:.0f} ms")
+    except ServerDidNotStart as exc:
+        return Result(skipped=str(exc))
 
     summary = summarize(latencies)
     errors = sum(count for status, count in statuses.items() if status not in (201, 409))
@@ -470,20 +458,3 @@ def _contend_http(ctx, app, url: str, people: dict, banks: int, rounds: int) -> 
                         f"round) to gunicorn with {workers} sync workers on {os.cpu_count()} "
                         f"cores; CLAIM_CAP = {cap}.")
     return result
-
-
-def _wait_for(port: int, server, seconds: float = 60) -> bool:
-    import http.client
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            return False
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return True
-        except OSError:
-            time.sleep(0.2)
-    return False

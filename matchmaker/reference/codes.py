@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from threading import Lock
+from weakref import WeakKeyDictionary
 
 import sqlalchemy as sa
 
@@ -114,16 +115,22 @@ class _Tables:
             code: (info.code if info.level == 1 else info.parent_code)
             for code, info in self.industries.items()
         }
+        self.sorted_categories: list[CategoryInfo] | None = None
 
 
 _cache: dict[str, _Tables] = {}
 _lock = Lock()
+# Each engine's URL as text, the cache key (rendering a URL costs more than the look-up itself).
+_keys: WeakKeyDictionary = WeakKeyDictionary()
 
 
 def _tables() -> _Tables:
     from matchmaker.extensions import db
 
-    key = str(db.engine.url)
+    engine = db.engine
+    key = _keys.get(engine)
+    if key is None:
+        key = _keys[engine] = str(engine.url)
     tables = _cache.get(key)
     if tables is None:
         with _lock:
@@ -134,6 +141,11 @@ def _tables() -> _Tables:
                 if tables.categories and tables.regions:
                     _cache[key] = tables
     return tables
+
+
+def preload() -> None:
+    """Load the tables now (an RQ worker does, before it forks a process per job)."""
+    _tables()
 
 
 def forget_cache() -> None:
@@ -172,7 +184,11 @@ def current_regions(parent: str | None = None) -> list[RegionInfo]:
 
 
 def all_categories() -> list[CategoryInfo]:
-    return sorted(_tables().categories.values(), key=lambda c: _category_sort_key(c.code))
+    tables = _tables()
+    if tables.sorted_categories is None:  # immutable: sorted once per tables
+        tables.sorted_categories = sorted(tables.categories.values(),
+                                          key=lambda c: _category_sort_key(c.code))
+    return list(tables.sorted_categories)
 
 
 def all_industries() -> list[IndustryInfo]:
