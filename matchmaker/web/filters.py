@@ -3,6 +3,7 @@ deadlines counted in working days."""
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -19,7 +20,12 @@ from matchmaker.reference import codes
 def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if value is None:
         return ""
-    return value.astimezone(ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])).strftime(fmt)
+    return value.astimezone(_zone(current_app.config["DISPLAY_TIMEZONE"])).strftime(fmt)
+
+
+@functools.lru_cache(maxsize=8)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
 def money(value: Decimal | None) -> str:
