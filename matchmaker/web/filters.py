@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app
+from flask import Flask, current_app, url_for
 
 from matchmaker import enums
 from matchmaker.claims.calendar import calendar
@@ -71,7 +71,24 @@ def working_days_since(start: datetime | None, now: datetime | None = None) -> i
     return calendar().working_days_between(start, now or utcnow())
 
 
+class UrlPattern:
+    """`url_for(endpoint, **{arg: value})` for many values of one integer argument (a table's
+    row links), built once: url_for costs tens of microseconds a call, the pattern a format."""
+
+    SENTINEL = 2**62 + 12345  # not an id: it only marks where the value goes
+
+    def __init__(self, endpoint: str, arg: str, **values):
+        url = url_for(endpoint, **values, **{arg: self.SENTINEL})
+        self.head, found, self.tail = url.partition(str(self.SENTINEL))
+        if not found:
+            raise ValueError(f"{endpoint}: {arg} does not appear in its URL")
+
+    def __call__(self, value: int) -> str:
+        return f"{self.head}{int(value)}{self.tail}"
+
+
 def register(app: Flask) -> None:
+    app.add_template_global(UrlPattern, "url_pattern")
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(money, "money")
     app.add_template_filter(codes.region_label, "region_label")
