@@ -24,6 +24,8 @@ def load(path: Path = RESULTS) -> dict:
 
 # Earlier runs kept per figure (their target metrics only), newest last.
 HISTORY = 12
+# `BENCH_SCALE=city make bench` (every figure) must take less than this.
+QUICK_RUN_BUDGET_SECONDS = 300
 
 
 def merge(previous: dict, run: dict, figures: dict[str, dict], order: list[str]) -> dict:
@@ -40,7 +42,11 @@ def merge(previous: dict, run: dict, figures: dict[str, dict], order: list[str])
         merged[name] = dict(entry, history=history[-HISTORY:])
     ordered = {name: merged[name] for name in order if name in merged}
     ordered.update({k: v for k, v in merged.items() if k not in ordered})
-    return {"format": FORMAT, "last_run": run, "figures": ordered}
+    complete = dict(previous.get("complete_runs", {}))
+    if run.get("complete"):
+        complete[run["scale"]] = {key: run.get(key) for key in
+                                  ("date", "seconds", "commit", "load_avg", "machine")}
+    return {"format": FORMAT, "last_run": run, "complete_runs": complete, "figures": ordered}
 
 
 def history_item(entry: dict) -> dict:
@@ -102,6 +108,7 @@ def render(data: dict) -> str:
             f"- **Machine:** {_machine_line(run.get('machine', {}))}",
             "",
         ]
+    lines += _complete_runs(data.get("complete_runs", {}))
     lines += ["## Summary", "",
               "| Figure | Measured | Target | Status | Scale | Date |",
               "|---|---|---|---|---|---|"]
@@ -122,6 +129,34 @@ def render(data: dict) -> str:
     for name, fig in figures.items():
         lines += _figure_section(name, fig, run)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
+
+
+def _complete_runs(complete: dict) -> list[str]:
+    """How long the last run of every figure took, per scale (the quick run has a budget)."""
+    lines = []
+    for scale in ("city", "province"):
+        run = complete.get(scale)
+        if not run or run.get("seconds") is None:
+            continue
+        load = run.get("load_avg") or []
+        text = (f"- **`BENCH_SCALE={scale} make bench`** (every figure) took "
+                f"**{_duration(run['seconds'])}** on {run.get('date', '?')}")
+        if run.get("commit"):
+            text += f" (code {run['commit']}"
+            if len(load) == 2 and None not in load:
+                text += f"; 1-min load average {load[0]:.2f} → {load[1]:.2f}"
+            text += ")"
+        if scale == "city":
+            within = run["seconds"] < QUICK_RUN_BUDGET_SECONDS
+            text += (f": {'✅ within' if within else '❌ over'} the quick run's budget of "
+                     f"{_duration(QUICK_RUN_BUDGET_SECONDS)}")
+        lines.append(text + ".")
+    return [*lines, ""] if lines else []
 
 
 def _figure_section(name: str, fig: dict, run: dict) -> list[str]:
