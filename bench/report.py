@@ -38,7 +38,7 @@ def merge(previous: dict, run: dict, figures: dict[str, dict], order: list[str])
         old = merged.get(name)
         history = list((old or {}).get("history", []))
         if old is not None:
-            history.append(history_item(old))
+            history.append(history_item(old, entry.get("headline", ())))
         merged[name] = dict(entry, history=history[-HISTORY:])
     ordered = {name: merged[name] for name in order if name in merged}
     ordered.update({k: v for k, v in merged.items() if k not in ordered})
@@ -49,14 +49,19 @@ def merge(previous: dict, run: dict, figures: dict[str, dict], order: list[str])
     return {"format": FORMAT, "last_run": run, "complete_runs": complete, "figures": ordered}
 
 
-def history_item(entry: dict) -> dict:
-    """An entry in short: when, which code, which scale and load, its target metrics."""
+def history_item(entry: dict, headline=()) -> dict:
+    """An entry in short: when, which code, which scale and load, its target metrics and the
+    figure's headline metrics (`headline`: the figure's current list)."""
+    measured = {check["metric"]: check.get("measured")
+                for check in entry.get("checks", []) if check.get("metric")}
+    for name in (*entry.get("headline", ()), *headline):
+        if name not in measured and name in entry.get("metrics", {}):
+            measured[name] = entry["metrics"][name]
     return {
         "date": entry.get("date"), "commit": entry.get("commit"), "scale": entry.get("scale"),
         "load_avg": entry.get("load_avg"), "met": entry.get("met"),
         "skipped": bool(entry.get("skipped")), "failed": bool(entry.get("failed")),
-        "measured": {check["metric"]: check.get("measured")
-                     for check in entry.get("checks", []) if check.get("metric")},
+        "measured": measured,
     }
 
 
@@ -216,7 +221,9 @@ def _history(fig: dict) -> list[str]:
     if not history:
         return []
     metrics = [c["metric"] for c in fig.get("checks", []) if c.get("metric")]
-    metrics += [m for item in history for m in item.get("measured", {}) if m not in metrics]
+    metrics += [m for m in fig.get("headline", []) if m not in metrics]
+    for item in history:
+        metrics += [m for m in item.get("measured", {}) if m not in metrics]
     lines = ["Earlier runs (newest first):", "",
              "| Date | Code | Scale | Load | " + " | ".join(metrics) + " | Status |",
              "|---|---|---|---|" + "---|" * len(metrics) + "---|"]

@@ -95,6 +95,7 @@ def run_figure(fig: Figure, ctx: Context, machine: dict, commit: str | None = No
         # Other processes on the machine skew latencies: the 1-minute load before and after.
         "load_avg": [load_before, _load()],
         "targets": [t.to_json() for t in fig.targets], "checks": checks,
+        "headline": list(fig.headline),
         "met": (None if result.skipped or failed or not checks
                 else all(c["met"] is True for c in checks)),
         "metrics": result.metrics, "latencies": result.latencies,

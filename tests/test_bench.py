@@ -241,3 +241,13 @@ def test_a_complete_run_s_duration_is_kept_per_scale_and_checked_against_the_bud
             "the quick run's budget of 5 min 00 s.") in text
     slow = report.merge(data, dict(run, seconds=301.0), {}, ["alpha"])
     assert "took **5 min 01 s**" in report.render(slow) and "❌ over" in report.render(slow)
+
+
+def test_earlier_runs_keep_the_figure_s_headline_metrics_too():
+    old = {"format": report.FORMAT, "figures": {
+        "alpha": fake_entry("alpha", 30.0, "2026-01-01 10:00:00 UTC")}}  # before `headline`
+    new = fake_entry("alpha", 12.5, "2026-02-02 09:00:00 UTC") | {"headline": ["extra_count"]}
+    data = report.merge(old, {"date": "x", "scale": "city"}, {"alpha": new}, ["alpha"])
+    assert data["figures"]["alpha"]["history"][0]["measured"] == {"p95_ms": 30.0,
+                                                                  "extra_count": 7}
+    assert "| Date | Code | Scale | Load | p95_ms | extra_count | Status |" in report.render(data)

@@ -72,6 +72,8 @@ PAGES = (
              Target("web_worker_peak_rss_mb", "<=", 300,
                     "peak RSS of a gunicorn web worker ≤ 300 MB", "MiB"),
              Target("errors", "<=", 0, "every answer a 200 (no socket errors)", "answers")],
+    headline=("healthz_rps", "need_rps", "inbox_cpu_ms_per_request", "healthz_cpu_ms_per_request",
+              "inbox_vs_healthz_by_cpu"),
     description=(
         "`gunicorn -w <2 × cores + 1> wsgi:app` (sync workers) on the seeded instance (its SQLite "
         "database and embedded search index, no Redis), driven by `wrk` on loopback (one "
