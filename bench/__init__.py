@@ -61,20 +61,23 @@ class Figure:
     # or "none" (it sets itself up, e.g. on PostgreSQL).
     needs: str = "seeded"
     description: str = ""
+    # Metrics besides the targets' that the "earlier runs" table keeps (a fix's before/after).
+    headline: tuple[str, ...] = ()
 
 
 REGISTRY: dict[str, Figure] = {}
 
 
 def figure(name: str, *, title: str, unit: str, targets=(), needs: str = "seeded",
-           description: str = ""):
+           description: str = "", headline=()):
     """Register a figure function under `name` (order of registration is the report's order)."""
 
     def register(func: Callable) -> Callable:
         if name in REGISTRY:
             raise ValueError(f"figure {name!r} registered twice")
         REGISTRY[name] = Figure(name=name, title=title, unit=unit, targets=tuple(targets),
-                                func=func, needs=needs, description=description)
+                                func=func, needs=needs, description=description,
+                                headline=tuple(headline))
         return func
 
     return register

@@ -24,6 +24,8 @@ def load(path: Path = RESULTS) -> dict:
 
 # Earlier runs kept per figure (their target metrics only), newest last.
 HISTORY = 12
+# `BENCH_SCALE=city make bench` (every figure) must take less than this.
+QUICK_RUN_BUDGET_SECONDS = 300
 
 
 def merge(previous: dict, run: dict, figures: dict[str, dict], order: list[str]) -> dict:
@@ -36,21 +38,30 @@ def merge(previous: dict, run: dict, figures: dict[str, dict], order: list[str])
         old = merged.get(name)
         history = list((old or {}).get("history", []))
         if old is not None:
-            history.append(history_item(old))
+            history.append(history_item(old, entry.get("headline", ())))
         merged[name] = dict(entry, history=history[-HISTORY:])
     ordered = {name: merged[name] for name in order if name in merged}
     ordered.update({k: v for k, v in merged.items() if k not in ordered})
-    return {"format": FORMAT, "last_run": run, "figures": ordered}
+    complete = dict(previous.get("complete_runs", {}))
+    if run.get("complete"):
+        complete[run["scale"]] = {key: run.get(key) for key in
+                                  ("date", "seconds", "commit", "load_avg", "machine")}
+    return {"format": FORMAT, "last_run": run, "complete_runs": complete, "figures": ordered}
 
 
-def history_item(entry: dict) -> dict:
-    """An entry in short: when, which code, which scale and load, its target metrics."""
+def history_item(entry: dict, headline=()) -> dict:
+    """An entry in short: when, which code, which scale and load, its target metrics and the
+    figure's headline metrics (`headline`: the figure's current list)."""
+    measured = {check["metric"]: check.get("measured")
+                for check in entry.get("checks", []) if check.get("metric")}
+    for name in (*entry.get("headline", ()), *headline):
+        if name not in measured and name in entry.get("metrics", {}):
+            measured[name] = entry["metrics"][name]
     return {
         "date": entry.get("date"), "commit": entry.get("commit"), "scale": entry.get("scale"),
         "load_avg": entry.get("load_avg"), "met": entry.get("met"),
         "skipped": bool(entry.get("skipped")), "failed": bool(entry.get("failed")),
-        "measured": {check["metric"]: check.get("measured")
-                     for check in entry.get("checks", []) if check.get("metric")},
+        "measured": measured,
     }
 
 
@@ -102,6 +113,7 @@ def render(data: dict) -> str:
             f"- **Machine:** {_machine_line(run.get('machine', {}))}",
             "",
         ]
+    lines += _complete_runs(data.get("complete_runs", {}))
     lines += ["## Summary", "",
               "| Figure | Measured | Target | Status | Scale | Date |",
               "|---|---|---|---|---|---|"]
@@ -122,6 +134,34 @@ def render(data: dict) -> str:
     for name, fig in figures.items():
         lines += _figure_section(name, fig, run)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
+
+
+def _complete_runs(complete: dict) -> list[str]:
+    """How long the last run of every figure took, per scale (the quick run has a budget)."""
+    lines = []
+    for scale in ("city", "province"):
+        run = complete.get(scale)
+        if not run or run.get("seconds") is None:
+            continue
+        load = run.get("load_avg") or []
+        text = (f"- **`BENCH_SCALE={scale} make bench`** (every figure) took "
+                f"**{_duration(run['seconds'])}** on {run.get('date', '?')}")
+        if run.get("commit"):
+            text += f" (code {run['commit']}"
+            if len(load) == 2 and None not in load:
+                text += f"; 1-min load average {load[0]:.2f} → {load[1]:.2f}"
+            text += ")"
+        if scale == "city":
+            within = run["seconds"] < QUICK_RUN_BUDGET_SECONDS
+            text += (f": {'✅ within' if within else '❌ over'} the quick run's budget of "
+                     f"{_duration(QUICK_RUN_BUDGET_SECONDS)}")
+        lines.append(text + ".")
+    return [*lines, ""] if lines else []
 
 
 def _figure_section(name: str, fig: dict, run: dict) -> list[str]:
@@ -181,7 +221,9 @@ def _history(fig: dict) -> list[str]:
     if not history:
         return []
     metrics = [c["metric"] for c in fig.get("checks", []) if c.get("metric")]
-    metrics += [m for item in history for m in item.get("measured", {}) if m not in metrics]
+    metrics += [m for m in fig.get("headline", []) if m not in metrics]
+    for item in history:
+        metrics += [m for m in item.get("measured", {}) if m not in metrics]
     lines = ["Earlier runs (newest first):", "",
              "| Date | Code | Scale | Load | " + " | ".join(metrics) + " | Status |",
              "|---|---|---|---|" + "---|" * len(metrics) + "---|"]

@@ -95,6 +95,7 @@ def run_figure(fig: Figure, ctx: Context, machine: dict, commit: str | None = No
         # Other processes on the machine skew latencies: the 1-minute load before and after.
         "load_avg": [load_before, _load()],
         "targets": [t.to_json() for t in fig.targets], "checks": checks,
+        "headline": list(fig.headline),
         "met": (None if result.skipped or failed or not checks
                 else all(c["met"] is True for c in checks)),
         "metrics": result.metrics, "latencies": result.latencies,
@@ -143,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     machine = machine_info()
     commit = code_version()
+    load_at_start = _load()
     started = time.perf_counter()
     print(f"GreenMatch bench — scale {args.scale}, figures: {', '.join(selected)}", flush=True)
     ctx = Context(scale=args.scale)
@@ -159,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         ctx.close()
     run = {"date": now_text(), "scale": args.scale, "dataset": DATASETS[args.scale],
            "figures": selected, "machine": machine, "commit": commit,
-           "seconds": round(time.perf_counter() - started, 1)}
+           "seconds": round(time.perf_counter() - started, 1),
+           # Every figure ran (`make bench`): its duration is kept per scale (see report).
+           "complete": not args.only, "load_avg": [load_at_start, _load()]}
     data = report.merge(report.load(), run, entries, list(figures))
     report.save(data)
     report.write_markdown(data)

@@ -110,3 +110,14 @@ def memory_mb(pid: int) -> dict[str, float] | None:
     except (OSError, ValueError):
         return None
     return values or None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time a live process has used, in seconds (/proc/<pid>/stat)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # After the command: state is field 3, utime and stime are fields 14 and 15 (1-based).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -460,6 +460,15 @@ class ElasticsearchEngine:
         data = self._get("needs", need_id)
         return NeedDoc.from_json(data) if data is not None else None
 
+    def need_docs(self, need_ids: Iterable[int]) -> dict[int, NeedDoc]:
+        """The documents of these needs (those in the index)."""
+        found = {}
+        for need_id in need_ids:
+            doc = self.need_doc(need_id)
+            if doc is not None:
+                found[need_id] = doc
+        return found
+
     def _get(self, kind: str, doc_id: int) -> dict | None:
         response = self.client.options(ignore_status=404).get(
             index=self.alias(kind), id=str(doc_id), source_includes="doc")

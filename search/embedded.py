@@ -38,8 +38,9 @@ from search.features import (
     MAX_FRESHNESS_CONTRIBUTION,
     Match,
     TextStats,
+    features,
     rank_products,
-    score,
+    score_from,
     static_total,
     with_static,
 )
@@ -100,7 +101,7 @@ class EmbeddedEngine:
         # The inbox's eligible needs per bank and filters, with each pair's score but freshness,
         # kept while the index's generations are unchanged (see `_inbox_candidates`).
         self._inbox_lock = threading.Lock()
-        self._inbox: OrderedDict[tuple, tuple[list, TextStats, dict[int, ProductDoc]]] = \
+        self._inbox: OrderedDict[tuple, tuple[list, TextStats, dict[int, ProductDoc], dict]] = \
             OrderedDict()
         self._inbox_size = 0
 
@@ -374,7 +375,7 @@ class EmbeddedEngine:
         only freshness, which depends on the time.
         """
         now = now or utcnow()
-        candidates, stats, products = self._inbox_candidates(
+        candidates, stats, products, shown = self._inbox_candidates(
             bank_id, category=category, region=region, min_amount=min_amount,
             max_amount=max_amount, statuses=tuple(statuses), max_claims=max_claims)
         # Only the first `offset + limit` are shown. A need's score lies between its best
@@ -402,9 +403,14 @@ class EmbeddedEngine:
                                          for static, pid in pairs)
                 ranked.append((value, need_id, -negative_id, need))
         ranked.sort(key=lambda r: (-r[0], -r[1]))
-        # Reasons only for the page that is shown.
-        page = [score(need, products[pid], stats, with_freshness=True, now=now)
-                for _, _, pid, need in ranked[offset:offset + limit]]
+        # Reasons only for the page that is shown (each pair's features but freshness are kept
+        # with the candidates once computed: pages are shown again and again).
+        page = []
+        for _, need_id, pid, need in ranked[offset:offset + limit]:
+            values = shown.get((need_id, pid))
+            if values is None:
+                values = shown[(need_id, pid)] = features(need, products[pid], stats)
+            page.append(score_from(values, need, products[pid], with_freshness=True, now=now))
         return page, len(candidates)
 
     # Pairs kept at most (about 150 bytes each with their list entry; documents are shared).
@@ -412,10 +418,12 @@ class EmbeddedEngine:
 
     def _inbox_candidates(self, bank_id: int, *, category, region, min_amount, max_amount,
                           statuses: tuple, max_claims
-                          ) -> tuple[list[tuple[float, int, NeedDoc, list]], TextStats, dict]:
+                          ) -> tuple[list[tuple[float, int, NeedDoc, list]], TextStats, dict,
+                                     dict]:
         """[(best static_total, need id, document, [(static_total, product id), …])] for every
         need eligible for one of the bank's active products under these filters, best static
-        sum first; with the text statistics and the bank's products they were scored with.
+        sum first; with the text statistics and the bank's products they were scored with, and
+        a dict for the features of the pairs shown so far, {(need id, product id): values}.
 
         Kept per index file and generation: `products_generation` and `needs_generation` are
         bumped in the transaction of every write (any process), and a query reads them first,
@@ -462,7 +470,7 @@ class EmbeddedEngine:
             pairs = [(static_total(need, products[pid], stats), pid) for pid in eligible[need_id]]
             needs.append((max(static for static, _ in pairs), need_id, need, pairs))
         needs.sort(key=lambda row: -row[0])
-        found = (needs, stats, products)
+        found = (needs, stats, products, {})
         with self._inbox_lock:
             if key not in self._inbox:
                 self._inbox[key] = found
@@ -493,6 +501,10 @@ class EmbeddedEngine:
 
     def need_doc(self, need_id: int) -> NeedDoc | None:
         return self._need_docs(self.conn(), [need_id]).get(need_id)
+
+    def need_docs(self, need_ids: Iterable[int]) -> dict[int, NeedDoc]:
+        """The documents of these needs (those in the index), in one query per 900."""
+        return self._need_docs(self.conn(), list(need_ids))
 
     def versions(self, kind: str) -> dict[int, str]:
         table = {"products": "products", "needs": "needs"}[kind]

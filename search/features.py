@@ -244,7 +244,16 @@ def with_static(static: float, need: NeedDoc, now: datetime | None = None) -> fl
 
 def score(need: NeedDoc, product: ProductDoc, stats: TextStats, *, with_freshness: bool = False,
           now: datetime | None = None) -> Match:
-    values = features(need, product, stats, with_freshness=with_freshness, now=now)
+    return score_from(features(need, product, stats), need, product,
+                      with_freshness=with_freshness, now=now)
+
+
+def score_from(values: dict[str, float], need: NeedDoc, product: ProductDoc, *,
+               with_freshness: bool = False, now: datetime | None = None) -> Match:
+    """`score` from the pair's `features` without freshness, computed earlier (the inbox keeps
+    them for the pairs it has shown); freshness, which depends on the time, is added here."""
+    if with_freshness:
+        values = {**values, "freshness": freshness(need, now)}
     reasons = sorted(
         (Reason(name, LABELS[name], round(WEIGHTS[name] * value, 4))
          for name, value in values.items()),

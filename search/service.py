@@ -144,9 +144,15 @@ def _leads_for_bank(bank_id: int, *, category, region, min_amount, max_amount, l
                                        min_amount=min_amount, max_amount=max_amount,
                                        max_claims=cap, limit=limit, offset=offset)
     rows = []
+    needs = engine.need_docs(match.need_id for match in matches)
+    products: dict = {}
     for match in matches:
-        need = engine.need_doc(match.need_id)
-        product = engine.product_doc(match.product_id)
+        need = needs.get(match.need_id)
+        if need is None:  # removed from the index since it was ranked
+            continue
+        if match.product_id not in products:
+            products[match.product_id] = engine.product_doc(match.product_id)
+        product = products[match.product_id]
         rows.append({
             "need_id": match.need_id, "title": need.title, "amount_wan": need.amount_wan,
             "term_months": need.term_months, "green_category": need.category,

@@ -225,3 +225,29 @@ def test_session_cookie_is_read_from_set_cookie_headers():
                ("Set-Cookie", "session=abc.def; HttpOnly; Path=/; SameSite=Lax")]
     assert _session_cookie(headers, "session=old") == "session=abc.def"
     assert _session_cookie([("Content-Type", "text/html")], "session=old") == "session=old"
+
+
+def test_a_complete_run_s_duration_is_kept_per_scale_and_checked_against_the_budget():
+    run = {"date": "2026-02-02 09:00:00 UTC", "scale": "city", "figures": ["alpha"],
+           "machine": MACHINE, "seconds": 241.0, "complete": True, "commit": "abc1234",
+           "load_avg": [1.5, 2.25]}
+    data = report.merge({}, run, {"alpha": fake_entry("alpha", 12.5, run["date"])}, ["alpha"])
+    partial = dict(run, seconds=12.0, complete=False, date="2026-02-03 09:00:00 UTC")
+    data = report.merge(data, partial, {"alpha": fake_entry("alpha", 12.0, "x")}, ["alpha"])
+    assert data["complete_runs"]["city"]["seconds"] == 241.0  # an --only run does not count
+    text = report.render(data)
+    assert ("- **`BENCH_SCALE=city make bench`** (every figure) took **4 min 01 s** on "
+            "2026-02-02 09:00:00 UTC (code abc1234; 1-min load average 1.50 → 2.25): ✅ within "
+            "the quick run's budget of 5 min 00 s.") in text
+    slow = report.merge(data, dict(run, seconds=301.0), {}, ["alpha"])
+    assert "took **5 min 01 s**" in report.render(slow) and "❌ over" in report.render(slow)
+
+
+def test_earlier_runs_keep_the_figure_s_headline_metrics_too():
+    old = {"format": report.FORMAT, "figures": {
+        "alpha": fake_entry("alpha", 30.0, "2026-01-01 10:00:00 UTC")}}  # before `headline`
+    new = fake_entry("alpha", 12.5, "2026-02-02 09:00:00 UTC") | {"headline": ["extra_count"]}
+    data = report.merge(old, {"date": "x", "scale": "city"}, {"alpha": new}, ["alpha"])
+    assert data["figures"]["alpha"]["history"][0]["measured"] == {"p95_ms": 30.0,
+                                                                  "extra_count": 7}
+    assert "| Date | Code | Scale | Load | p95_ms | extra_count | Status |" in report.render(data)

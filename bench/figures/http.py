@@ -72,6 +72,8 @@ PAGES = (
              Target("web_worker_peak_rss_mb", "<=", 300,
                     "peak RSS of a gunicorn web worker ≤ 300 MB", "MiB"),
              Target("errors", "<=", 0, "every answer a 200 (no socket errors)", "answers")],
+    headline=("healthz_rps", "need_rps", "inbox_cpu_ms_per_request", "healthz_cpu_ms_per_request",
+              "inbox_vs_healthz_by_cpu"),
     description=(
         "`gunicorn -w <2 × cores + 1> wsgi:app` (sync workers) on the seeded instance (its SQLite "
         "database and embedded search index, no Redis), driven by `wrk` on loopback (one "
@@ -84,7 +86,11 @@ PAGES = (
         "connect to the end of the response). Every answer must be a 200: the script counts "
         "any other status (wrk itself counts only ≥ 400), and socket errors and timeouts "
         "count too. Memory: VmHWM (peak resident set) of each gunicorn worker from "
-        "/proc/<pid>/status after the three runs."),
+        "/proc/<pid>/status after the three runs. On a shared machine req/s depend on what else "
+        "runs; the CPU time gunicorn's processes used per request (/proc/<pid>/stat over the "
+        "timed run) does much less: `inbox_vs_healthz_by_cpu` is /healthz's CPU per request ÷ "
+        "the inbox's, the ratio the req/s would have on an otherwise idle machine where the "
+        "server's CPU is the limit."),
 )
 def http_pages(ctx, duration: float | None = None, warmup: float | None = None,
                connections: int | None = None, workers: int | None = None) -> Result:
@@ -125,10 +131,14 @@ def http_pages(ctx, duration: float | None = None, warmup: float | None = None,
                     headers = [] if key == "healthz" else [f"Cookie: {cookie}"]
                     _wrk(wrk, script, url, headers, connections, warmup)  # warm-up, not kept
                     loads[key] = round(os.getloadavg()[0], 2)
+                    before = _server_cpu(server)
                     runs[key] = _wrk(wrk, script, url, headers, connections, duration)
+                    used = _server_cpu(server) - before
+                    runs[key]["cpu_ms"] = (round(used / runs[key]["requests"] * 1000, 2)
+                                           if runs[key]["requests"] else None)
                     ctx.log(f"{paths[key]}: {runs[key]['rps']:.1f} req/s, "
                             f"p95 {runs[key]['p95_ms']:.1f} ms, errors {runs[key]['errors']}, "
-                            f"load {loads[key]}")
+                            f"server CPU {runs[key]['cpu_ms']} ms/request, load {loads[key]}")
             memory = {pid: memory_mb(pid) for pid in server.worker_pids()}
             master = memory_mb(server.process.pid)
     except ServerDidNotStart as exc:
@@ -150,6 +160,10 @@ def http_pages(ctx, duration: float | None = None, warmup: float | None = None,
         "need_p99_ms": need["p99_ms"],
         "healthz_rps": healthz["rps"], "healthz_p50_ms": healthz["p50_ms"],
         "healthz_p95_ms": healthz["p95_ms"], "healthz_p99_ms": healthz["p99_ms"],
+        "inbox_cpu_ms_per_request": inbox["cpu_ms"], "need_cpu_ms_per_request": need["cpu_ms"],
+        "healthz_cpu_ms_per_request": healthz["cpu_ms"],
+        "inbox_vs_healthz_by_cpu": (round(healthz["cpu_ms"] / inbox["cpu_ms"], 3)
+                                    if inbox["cpu_ms"] and healthz["cpu_ms"] else None),
         "web_worker_peak_rss_mb": max(peaks) if peaks else None,
         "web_worker_rss_mb_now_max": max((m["VmRSS"] for m in memory.values() if m),
                                          default=None),
@@ -180,6 +194,13 @@ def http_pages(ctx, duration: float | None = None, warmup: float | None = None,
                 f"{label}: {run['not_200']} answers other than 200, socket errors "
                 f"{ {k: run[k] for k in ('connect', 'read', 'write', 'timeout') if run[k]} }")
     return result
+
+
+def _server_cpu(server) -> float:
+    """CPU seconds used so far by gunicorn's master and workers together."""
+    from bench.serve import cpu_seconds
+
+    return sum(cpu_seconds(pid) or 0.0 for pid in [server.process.pid, *server.worker_pids()])
 
 
 def _manager_of_typical_bank() -> tuple[dict, int, int]:

@@ -640,6 +640,8 @@ def _jobs(connection, job_ids: set[str]) -> list[dict]:
     "notification_throughput", title="Notification jobs/s of one RQ worker, and its memory",
     unit="jobs/s", needs="none",
     targets=[Target("errors", "<=", 0, "every eligible manager notified", "needs")],
+    headline=("jobs_per_s", "jobs_per_busy_s", "job_run_p50_ms", "fork_and_redis_ms_per_job",
+              "rq_worker_peak_rss_mb", "rq_work_horse_peak_rss_mb"),
     description=(
         "The same set-up as `notification_latency` (shared within a run: seeded PostgreSQL, "
         "Redis, exactly one `flask --app wsgi worker`). The worker is suspended (`rq suspend`), "

@@ -125,6 +125,7 @@ def _bank_with_products_near(count: int) -> tuple[int, int]:
 @figure(
     "lead_inbox", title="Lead inbox (a bank's ranked open needs)", unit="ms",
     targets=[Target("p95_ms", "<=", 100, "warm p95 ≤ 100 ms", "ms")],
+    headline=("cold_ms", "after_write_p95_ms"),
     description=(
         "`search.service.leads_for_bank(bank_id, limit=20, offset=0)` for the bank whose active "
         "product count is closest to 40. The cold call is the first one on a fresh app (new "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import datetime, timedelta
@@ -9,7 +10,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import contains_eager, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from matchmaker.accounts.models import ApiToken, User, new_session_token
@@ -203,10 +204,20 @@ def _revoke_all_tokens(user: User) -> int:
     ).rowcount or 0
 
 
+@functools.cache
+def _user_by_session_token():
+    """Built once (when the models are all mapped): every web request runs it, and SQLAlchemy
+    then keeps its cache key too."""
+    return (sa.select(User)
+            .options(joinedload(User.enterprise), joinedload(User.bank), joinedload(User.office))
+            .where(User.session_token == sa.bindparam("token"), User.active))
+
+
 def load_user_by_session_token(token: str) -> User | None:
+    """The session's user, with the organisation every page's header names (one query)."""
     if not token:
         return None
-    return db.session.scalar(sa.select(User).where(User.session_token == token, User.active))
+    return db.session.scalar(_user_by_session_token(), {"token": token})
 
 
 # --- API tokens -----------------------------------------------------------------------------

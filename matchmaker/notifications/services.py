@@ -10,6 +10,7 @@ commit (`workers.jobs.deliver`), and the periodic drain re-queues any whose job 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -495,9 +496,15 @@ def queue_digests(now: datetime | None = None) -> int:
 
 # --- reading --------------------------------------------------------------------------------------
 
+@functools.cache
+def _unread_count():
+    """The navbar's bell asks on every page: the statement is built once."""
+    return sa.select(sa.func.count(Notification.id)).where(
+        Notification.user_id == sa.bindparam("user_id"), Notification.read_at.is_(None))
+
+
 def unread_count(user: User) -> int:
-    return db.session.scalar(sa.select(sa.func.count(Notification.id)).where(
-        Notification.user_id == user.id, Notification.read_at.is_(None))) or 0
+    return db.session.scalar(_unread_count(), {"user_id": user.id}) or 0
 
 
 def mark_read(user: User, notification_ids: Iterable[int] | None = None) -> int:
