@@ -473,9 +473,13 @@ class EmbeddedEngine:
         found = (needs, stats, products, {})
         with self._inbox_lock:
             if key not in self._inbox:
+                # Entries of another index file or generation are never asked for again: once
+                # a query has seen newer data, they go (a busy inbox would otherwise keep up to
+                # INBOX_CACHE_PAIRS of dead lists until the budget pushed them out).
+                for stale in [k for k in self._inbox if k[:3] != key[:3]]:
+                    self._inbox_size -= _pairs(self._inbox.pop(stale))
                 self._inbox[key] = found
                 self._inbox_size += _pairs(found)
-                # Entries of older generations are never asked for again: they age out here.
                 while self._inbox_size > self.INBOX_CACHE_PAIRS and len(self._inbox) > 1:
                     _, dropped = self._inbox.popitem(last=False)
                     self._inbox_size -= _pairs(dropped)

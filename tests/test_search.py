@@ -129,6 +129,27 @@ def test_a_kept_inbox_sees_every_write_to_the_index_whoever_makes_it(app, make):
 
 
 @pytest.mark.sqlite_only
+def test_the_inbox_cache_drops_lists_of_older_generations_at_once(app, make):
+    """Only lists of the current index generation are kept: a write makes every kept list dead,
+    and the next query that builds one drops them (memory stays that of the live inboxes)."""
+    bank = make.bank()
+    admin = make.bank_user(bank, role="bank_admin")
+    products.create_product(bank, PRODUCT, admin.user)
+    _, owner = make.enterprise()
+    first = needs.create_need(owner.user, NEED)
+    engine = get_engine()
+    engine.rank_needs(bank.id)
+    engine.rank_needs(bank.id, category=first.green_category_code)
+    assert len(engine._inbox) == 2
+    second = needs.create_need(owner.user, NEED)
+    assert {m.need_id for m in engine.rank_needs(bank.id)[0]} == {first.id, second.id}
+    assert len(engine._inbox) == 1
+    assert engine._inbox_size == 2
+    engine.rank_needs(bank.id)  # kept: no rebuild
+    assert len(engine._inbox) == 1
+
+
+@pytest.mark.sqlite_only
 def test_the_worker_loads_what_its_work_horses_share_before_it_forks(app, make):
     from types import SimpleNamespace
 
