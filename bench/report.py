@@ -23,7 +23,7 @@ def load(path: Path = RESULTS) -> dict:
 
 
 # Earlier runs kept per figure (their target metrics only), newest last.
-HISTORY = 12
+HISTORY = 30
 # `BENCH_SCALE=city make bench` (every figure) must take less than this.
 QUICK_RUN_BUDGET_SECONDS = 300
 
