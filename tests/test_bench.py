@@ -227,6 +227,27 @@ def test_session_cookie_is_read_from_set_cookie_headers():
     assert _session_cookie([("Content-Type", "text/html")], "session=old") == "session=old"
 
 
+def test_http_slices_of_a_page_merge_into_one_run():
+    from bench.figures.http import merge_slices
+
+    def part(requests, latency_ms, seconds, cpu_s, **errors):
+        return {"requests": requests, "duration_us": seconds * 1e6, "bytes": requests * 10,
+                "not_200": 0, "connect": 0, "read": 0, "write": 0, "status": 0, "timeout": 0,
+                "errors": sum(errors.values()), **errors, "mean_ms": latency_ms,
+                "min_ms": latency_ms, "max_ms": latency_ms, "cpu_s": cpu_s,
+                "points_us": [latency_ms * 1000] * 1000}
+
+    fast, slow = part(100, 10, 5, 1.0), part(300, 30, 5, 3.0, timeout=2)
+    merged = merge_slices([fast, slow])
+    assert merged["requests"] == 400 and merged["rps"] == 40.0 and merged["errors"] == 2
+    assert merged["timeout"] == 2 and merged["slices"] == 2
+    assert merged["p50_ms"] == 30.0 and merged["p95_ms"] == 30.0
+    assert merge_slices([fast, part(100, 30, 5, 1.0)])["p50_ms"] == 10.0
+    assert merged["mean_ms"] == 25.0 and merged["min_ms"] == 10 and merged["max_ms"] == 30
+    assert merged["cpu_ms"] == 10.0
+    assert merge_slices([part(0, 0, 5, 0.0)])["rps"] == 0.0
+
+
 def test_a_complete_run_s_duration_is_kept_per_scale_and_checked_against_the_budget():
     run = {"date": "2026-02-02 09:00:00 UTC", "scale": "city", "figures": ["alpha"],
            "machine": MACHINE, "seconds": 241.0, "complete": True, "commit": "abc1234",

@@ -43,15 +43,23 @@ function done(summary, latency, requests)
     other = other + thread:get("not_200")
   end
   local e = summary.errors
+  -- The latency distribution as 1,000 points (p0.1 … p99.9 and the max): the slices of one
+  -- page are merged into its percentiles by `merge_slices`.
+  local points = {}
+  for i = 1, 999 do
+    points[i] = latency:percentile(i / 10)
+  end
+  points[1000] = latency.max
   io.write(string.format(
     'WRK_JSON {"requests": %d, "duration_us": %d, "bytes": %d, "not_200": %d, ' ..
     '"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d, ' ..
     '"mean_us": %f, "min_us": %d, "max_us": %d, ' ..
-    '"p50_us": %d, "p95_us": %d, "p99_us": %d}\n',
+    '"p50_us": %d, "p95_us": %d, "p99_us": %d, "points_us": [%s]}\n',
     summary.requests, summary.duration, summary.bytes, other,
     e.connect, e.read, e.write, e.status, e.timeout,
     latency.mean, latency.min, latency.max,
-    latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+    latency:percentile(50), latency:percentile(95), latency:percentile(99),
+    table.concat(points, ",")))
 end
 """
 
@@ -82,8 +90,9 @@ PAGES = (
         "CSRF token, POST the demo password) as an active manager of the bank whose active "
         "product count is closest to 40 (the `lead_inbox` figure's bank) and passes the "
         "session cookie as a header. Each page gets a warm-up, then a timed run of fixed "
-        "length, in the order /healthz, inbox, need page. Latency percentiles are wrk's (from "
-        "connect to the end of the response). Every answer must be a 200: the script counts "
+        "length, in slices taking turns (/healthz, inbox, need page, /healthz, …). Latency "
+        "percentiles are wrk's (from connect to the end of the response), merged over the "
+        "slices. Every answer must be a 200: the script counts "
         "any other status (wrk itself counts only ≥ 400), and socket errors and timeouts "
         "count too. Memory: VmHWM (peak resident set) of each gunicorn worker from "
         "/proc/<pid>/status after the three runs. On a shared machine req/s depend on what else "
@@ -116,8 +125,9 @@ def http_pages(ctx, duration: float | None = None, warmup: float | None = None,
         "MAIL_ENABLED": "",
     }
     result = Result()
+    slices = 4 if ctx.scale == "city" else 5
     runs: dict[str, dict] = {}
-    loads: dict[str, float] = {}
+    loads: dict[str, list[float]] = {}
     try:
         with gunicorn(env, workers) as server:
             cookie = _log_in(server.port, manager["email"], manager["password"])
@@ -126,19 +136,27 @@ def http_pages(ctx, duration: float | None = None, warmup: float | None = None,
             with tempfile.TemporaryDirectory(prefix="greenmatch-wrk-") as tmp:
                 script = Path(tmp) / "count.lua"
                 script.write_text(WRK_SCRIPT)
-                for key, _label in PAGES:
-                    url = server.url + paths[key]
-                    headers = [] if key == "healthz" else [f"Cookie: {cookie}"]
-                    _wrk(wrk, script, url, headers, connections, warmup)  # warm-up, not kept
-                    loads[key] = round(os.getloadavg()[0], 2)
-                    before = _server_cpu(server)
-                    runs[key] = _wrk(wrk, script, url, headers, connections, duration)
-                    used = _server_cpu(server) - before
-                    runs[key]["cpu_ms"] = (round(used / runs[key]["requests"] * 1000, 2)
-                                           if runs[key]["requests"] else None)
+                headers = {key: [] if key == "healthz" else [f"Cookie: {cookie}"]
+                           for key, _ in PAGES}
+                for key, _ in PAGES:  # warm-ups, not kept
+                    _wrk(wrk, script, server.url + paths[key], headers[key], connections, warmup)
+                # The pages take turns in short slices, so a burst of other load on the machine
+                # falls on all three alike and the ratio to /healthz stays fair.
+                parts: dict[str, list[dict]] = {key: [] for key, _ in PAGES}
+                for _ in range(slices):
+                    for key, _ in PAGES:
+                        loads.setdefault(key, []).append(round(os.getloadavg()[0], 2))
+                        before = _server_cpu(server)
+                        part = _wrk(wrk, script, server.url + paths[key], headers[key],
+                                    connections, duration / slices)
+                        part["cpu_s"] = _server_cpu(server) - before
+                        parts[key].append(part)
+                runs = {key: merge_slices(parts[key]) for key, _ in PAGES}
+                for key, _ in PAGES:
                     ctx.log(f"{paths[key]}: {runs[key]['rps']:.1f} req/s, "
                             f"p95 {runs[key]['p95_ms']:.1f} ms, errors {runs[key]['errors']}, "
-                            f"server CPU {runs[key]['cpu_ms']} ms/request, load {loads[key]}")
+                            f"server CPU {runs[key]['cpu_ms']} ms/request, "
+                            f"load {min(loads[key]):.2f}–{max(loads[key]):.2f}")
             memory = {pid: memory_mb(pid) for pid in server.worker_pids()}
             master = memory_mb(server.process.pid)
     except ServerDidNotStart as exc:
@@ -175,11 +193,13 @@ def http_pages(ctx, duration: float | None = None, warmup: float | None = None,
     }
     result.notes.append(
         f"gunicorn {workers} sync workers on {os.cpu_count()} cores; wrk 1 thread, "
-        f"{connections} connections, {warmup:g} s warm-up then {duration:g} s per page; wrk, "
-        f"gunicorn and anything else running share the cores.")
+        f"{connections} connections, {warmup:g} s warm-up, then {duration:g} s per page in "
+        f"{slices} slices of {duration / slices:g} s taking turns (healthz, inbox, need, …); "
+        f"wrk, gunicorn and anything else running share the cores.")
     result.notes.append(
-        "1-min load average at the start of each timed run: "
-        + ", ".join(f"{key} {loads[key]:.2f}" for key, _ in PAGES) + ".")
+        "1-min load average at the start of the slices: "
+        + ", ".join(f"{key} {min(loads[key]):.2f}–{max(loads[key]):.2f}" for key, _ in PAGES)
+        + ".")
     result.notes.append(
         f"Logged in as {manager['email']} (bank {bank_id}, {products} active products, "
         f"{inbox_total:,} leads in the inbox); need page: need {need_id}, the inbox's first.")
@@ -194,6 +214,39 @@ def http_pages(ctx, duration: float | None = None, warmup: float | None = None,
                 f"{label}: {run['not_200']} answers other than 200, socket errors "
                 f"{ {k: run[k] for k in ('connect', 'read', 'write', 'timeout') if run[k]} }")
     return result
+
+
+def merge_slices(parts: list[dict]) -> dict:
+    """One page's timed slices as one run: counts and time summed, latency percentiles from
+    the slices' distributions (1,000 points each, weighted by the slice's requests)."""
+    requests = sum(part["requests"] for part in parts)
+    seconds = sum(part["duration_us"] for part in parts) / 1e6
+    merged = {key: sum(part[key] for part in parts)
+              for key in ("requests", "bytes", "not_200", "connect", "read", "write", "status",
+                          "timeout", "errors")}
+    weighted = sorted((value, part["requests"] / len(part["points_us"]))
+                      for part in parts if part["requests"] for value in part["points_us"])
+
+    def at(p: float) -> float:
+        wanted, seen = requests * p / 100, 0.0
+        for value, weight in weighted:
+            seen += weight
+            if seen >= wanted - 1e-9:
+                return round(value / 1000, 2)
+        return round(weighted[-1][0] / 1000, 2) if weighted else 0.0
+
+    busy = [part for part in parts if part["requests"]]
+    return merged | {
+        "rps": round(requests / seconds, 1) if seconds else 0.0,
+        "mean_ms": round(sum(part["mean_ms"] * part["requests"] for part in busy)
+                         / requests, 2) if requests else 0.0,
+        "min_ms": min((part["min_ms"] for part in busy), default=0.0),
+        "max_ms": max((part["max_ms"] for part in busy), default=0.0),
+        "p50_ms": at(50), "p95_ms": at(95), "p99_ms": at(99),
+        "cpu_ms": (round(sum(part["cpu_s"] for part in parts) / requests * 1000, 2)
+                   if requests else None),
+        "slices": len(parts),
+    }
 
 
 def _server_cpu(server) -> float:
