@@ -19,6 +19,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -101,8 +102,8 @@ class EmbeddedEngine:
         # The inbox's eligible needs per bank and filters, with each pair's score but freshness,
         # kept while the index's generations are unchanged (see `_inbox_candidates`).
         self._inbox_lock = threading.Lock()
-        self._inbox: OrderedDict[tuple, tuple[list, TextStats, dict[int, ProductDoc], dict]] = \
-            OrderedDict()
+        self._inbox: OrderedDict[tuple, tuple[list, TextStats, dict[int, ProductDoc], dict,
+                                              dict]] = OrderedDict()
         self._inbox_size = 0
 
     # --- files and connections -----------------------------------------------------------
@@ -371,13 +372,37 @@ class EmbeddedEngine:
 
         Eligibility runs in SQL (one index-backed query per product, ids only); documents are
         then read once per need and each (need, product) pair is scored. All of that is kept
-        (`_inbox_candidates`) until a need or product of the index changes; each call then adds
-        only freshness, which depends on the time.
+        (`_inbox_candidates`) until a need or product of the index changes; a page then adds
+        only freshness, which depends on the time, and is kept for the rest of its step of the
+        clock (unless the caller gives `now`, which is then used exactly).
         """
-        now = now or utcnow()
-        candidates, stats, products, shown = self._inbox_candidates(
+        kept_pages = now is None
+        if now is None:
+            # Freshness halves every FRESHNESS_HALF_LIFE_DAYS; within a step of INBOX_TIME_STEP
+            # seconds it moves a score by less than its rounding (4 places), so a page is ranked
+            # once per step of the clock and kept with the candidates.
+            step = self.INBOX_TIME_STEP
+            now = datetime.fromtimestamp(int(utcnow().timestamp()) // step * step, UTC)
+        candidates, stats, products, shown, pages = self._inbox_candidates(
             bank_id, category=category, region=region, min_amount=min_amount,
             max_amount=max_amount, statuses=tuple(statuses), max_claims=max_claims)
+        if not kept_pages:
+            return self._rank_page(candidates, stats, products, shown, now, offset, limit)
+        with self._inbox_lock:
+            if pages.get("now") != now:  # a new step: the pages of the last one are dead
+                pages.clear()
+                pages["now"] = now
+            kept = pages.get((offset, limit))
+        if kept is None:
+            page, total = self._rank_page(candidates, stats, products, shown, now, offset, limit)
+            kept = (tuple(page), total)
+            with self._inbox_lock:
+                if pages.get("now") == now:
+                    pages[(offset, limit)] = kept
+        return list(kept[0]), kept[1]
+
+    def _rank_page(self, candidates, stats, products, shown, now, offset: int,
+                   limit: int) -> tuple[list[Match], int]:
         # Only the first `offset + limit` are shown. A need's score lies between its best
         # static sum rounded (no freshness) and that sum plus the largest freshness
         # contribution, rounded: a need whose upper bound is below the lower bound of the
@@ -415,15 +440,18 @@ class EmbeddedEngine:
 
     # Pairs kept at most (about 150 bytes each with their list entry; documents are shared).
     INBOX_CACHE_PAIRS = 200_000
+    # Ranked pages are kept per step of this many seconds of the clock (see `rank_needs`).
+    INBOX_TIME_STEP = 10
 
     def _inbox_candidates(self, bank_id: int, *, category, region, min_amount, max_amount,
                           statuses: tuple, max_claims
                           ) -> tuple[list[tuple[float, int, NeedDoc, list]], TextStats, dict,
-                                     dict]:
+                                     dict, dict]:
         """[(best static_total, need id, document, [(static_total, product id), …])] for every
         need eligible for one of the bank's active products under these filters, best static
         sum first; with the text statistics and the bank's products they were scored with, and
-        a dict for the features of the pairs shown so far, {(need id, product id): values}.
+        a dict for the features of the pairs shown so far, {(need id, product id): values}, and
+        one for the ranked pages of the current step of the clock (see `rank_needs`).
 
         Kept per index file and generation: `products_generation` and `needs_generation` are
         bumped in the transaction of every write (any process), and a query reads them first,
@@ -470,7 +498,7 @@ class EmbeddedEngine:
             pairs = [(static_total(need, products[pid], stats), pid) for pid in eligible[need_id]]
             needs.append((max(static for static, _ in pairs), need_id, need, pairs))
         needs.sort(key=lambda row: -row[0])
-        found = (needs, stats, products, {})
+        found = (needs, stats, products, {}, {})
         with self._inbox_lock:
             if key not in self._inbox:
                 # Entries of another index file or generation are never asked for again: once

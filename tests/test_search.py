@@ -150,6 +150,42 @@ def test_the_inbox_cache_drops_lists_of_older_generations_at_once(app, make):
 
 
 @pytest.mark.sqlite_only
+def test_a_ranked_inbox_page_is_kept_for_its_step_of_the_clock(app, make, monkeypatch):
+    """A page is ranked once per INBOX_TIME_STEP seconds (freshness moves less than the score's
+    rounding in that time); the next step ranks again, and a write is seen at once."""
+    from datetime import UTC, datetime, timedelta
+
+    import search.embedded as embedded
+
+    bank = make.bank()
+    admin = make.bank_user(bank, role="bank_admin")
+    products.create_product(bank, PRODUCT, admin.user)
+    _, owner = make.enterprise()
+    first = needs.create_need(owner.user, NEED)
+    engine = get_engine()
+    step_start = datetime.fromtimestamp(int(datetime.now(UTC).timestamp()) // 10 * 10, UTC)
+    clock = [step_start + timedelta(seconds=1)]
+    monkeypatch.setattr(embedded, "utcnow", lambda: clock[0])
+    ranked = []
+    rank_page = engine._rank_page
+    monkeypatch.setattr(engine, "_rank_page", lambda *a: ranked.append(a[4]) or rank_page(*a))
+    page, total = engine.rank_needs(bank.id)
+    clock[0] += timedelta(seconds=8)  # the same step of 10 s
+    assert engine.rank_needs(bank.id) == (page, total) and len(ranked) == 1
+    assert ranked[0] == step_start
+    engine.rank_needs(bank.id, offset=20)  # another page of the same step: ranked
+    assert len(ranked) == 2
+    clock[0] += timedelta(days=3)  # a later step: freshness has halved
+    later, _ = engine.rank_needs(bank.id)
+    assert len(ranked) == 3 and later[0].score < page[0].score
+    second = needs.create_need(owner.user, NEED)  # a write: seen within the same step
+    assert {m.need_id for m in engine.rank_needs(bank.id)[0]} == {first.id, second.id}
+    exact = clock[0] + timedelta(seconds=1)  # a caller's own time is used as given
+    engine.rank_needs(bank.id, now=exact)
+    assert ranked[-1] == exact
+
+
+@pytest.mark.sqlite_only
 def test_the_worker_loads_what_its_work_horses_share_before_it_forks(app, make):
     from types import SimpleNamespace
 

@@ -13,6 +13,7 @@ from threading import Lock
 from weakref import WeakKeyDictionary
 
 import sqlalchemy as sa
+from flask import current_app
 
 REGION_CODE_RE = re.compile(r"^\d{6}$")
 CATEGORY_CODE_RE = re.compile(r"^\d+(\.\d+){0,2}$")
@@ -124,7 +125,22 @@ _lock = Lock()
 _keys: WeakKeyDictionary = WeakKeyDictionary()
 
 
+# The tables last found for each app: labels are looked up dozens of times per page, and
+# finding the app's engine through Flask-SQLAlchemy costs more than the look-up itself.
+_by_app: WeakKeyDictionary = WeakKeyDictionary()
+
+
 def _tables() -> _Tables:
+    app = current_app._get_current_object()
+    tables = _by_app.get(app)
+    if tables is None:
+        tables = _tables_of_engine()
+        if tables.categories and tables.regions:  # else not loaded yet: ask again next time
+            _by_app[app] = tables
+    return tables
+
+
+def _tables_of_engine() -> _Tables:
     from matchmaker.extensions import db
 
     engine = db.engine
@@ -151,6 +167,7 @@ def preload() -> None:
 def forget_cache() -> None:
     """After `flask reference sync` or in tests that rebuild a database under the same URL."""
     _cache.clear()
+    _by_app.clear()
 
 
 def region(code: str | None) -> RegionInfo | None:
