@@ -320,9 +320,7 @@ def filtered(stmt: sa.Select, query: dict) -> sa.Select:
         stmt = stmt.where(Need.status.in_(query["status"]))
     if "green_category" in query:
         category = query["green_category"].strip()
-        stmt = stmt.where(sa.or_(Need.green_category_code == category,
-                                 Need.green_category_code.startswith(category + ".",
-                                                                     autoescape=True)))
+        stmt = stmt.where(Need.green_category_code.in_(codes.category_codes_under(category)))
     if "region_code" in query:
         prefix = codes.region_prefix(query["region_code"].strip())
         stmt = stmt.where(Need.region_code.startswith(prefix, autoescape=True))

@@ -117,12 +117,10 @@ def env_credit_flag(need) -> Flag | None:
 def _peer_ratios(need, category: str) -> list[float]:
     from matchmaker.needs.models import Need
 
-    where = (Need.green_category_code == category if category.count(".") == 2
-             else sa.or_(Need.green_category_code == category,
-                         Need.green_category_code.startswith(category + ".", autoescape=True)))
     rows = db.session.execute(
         sa.select(Need.co2_reduction_t, Need.amount_wan)
-        .where(where, Need.id != need.id, Need.published_at.is_not(None),
+        .where(Need.green_category_code.in_(codes.category_codes_under(category)),
+               Need.id != need.id, Need.published_at.is_not(None),
                Need.co2_reduction_t > 0, Need.amount_wan > 0)).all()
     return [float(co2) / float(amount) for co2, amount in rows]
 

@@ -34,7 +34,8 @@ class Need(db.Model):
     purpose: Mapped[str] = mapped_column(sa.String(20))
     amount_wan: Mapped[Decimal] = mapped_column(Money)
     term_months: Mapped[int] = mapped_column(sa.Integer)
-    green_category_code: Mapped[str] = mapped_column(sa.ForeignKey("green_categories.code"))
+    green_category_code: Mapped[str] = mapped_column(sa.ForeignKey("green_categories.code"),
+                                                     index=True)
     collateral: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     region_code: Mapped[str] = mapped_column(sa.ForeignKey("regions.code"), index=True)
     rate_cap: Mapped[Decimal | None] = mapped_column(Rate)

@@ -208,6 +208,12 @@ def all_categories() -> list[CategoryInfo]:
     return list(tables.sorted_categories)
 
 
+def category_codes_under(code: str) -> list[str]:
+    """The code and every catalogue code below it (3.4 → 3.4, 3.4.1, …): an IN list that an
+    index on the code serves, where a LIKE on the prefix would scan the table."""
+    return [code, *(c for c in _tables().categories if category_covers(code, c) and c != code)]
+
+
 def all_industries() -> list[IndustryInfo]:
     return list(_tables().industries.values())
 
