@@ -250,6 +250,20 @@ def page(browser):
     context.close()
 
 
+@pytest.fixture
+def strict_app(app):
+    """The app with the Content-Security-Policy production sends set on every answer: a
+    journey fails on any inline script or style (see tests.browser.watch)."""
+    from tests.browser import STRICT_CSP
+
+    @app.after_request
+    def content_security_policy(response):
+        response.headers["Content-Security-Policy"] = STRICT_CSP
+        return response
+
+    return app
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from matchmaker.claims.models import Claim, Rating
 from matchmaker.extensions import db
 from matchmaker.needs.models import Need
+from tests.browser import log_in, watch
 from tests.conftest import ARTIFACTS
-from tests.test_browser_needs_products import log_in, strict_app, watch  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
 
@@ -22,7 +22,7 @@ def log_out(page) -> None:
     page.context.clear_cookies()
 
 
-def test_post_grab_pick_progress_and_rate(strict_app, live_server, page, make):  # noqa: F811
+def test_post_grab_pick_progress_and_rate(strict_app, live_server, page, make):
     problems = watch(page)
     enterprise, owner = make.enterprise(region_code="330523", name="安吉竹海生态农业有限公司")
     banks, managers = [], []

@@ -12,14 +12,14 @@ import pytest
 from openpyxl import load_workbook
 
 from matchmaker.office import reports, stats
+from tests.browser import log_in, watch
 from tests.conftest import ARTIFACTS
-from tests.test_browser_needs_products import log_in, strict_app, watch  # noqa: F401 (fixture)
 from tests.test_office_stats import history  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
 
 
-def test_office_dashboard_with_charts_and_export(strict_app, live_server, page, make,  # noqa: F811
+def test_office_dashboard_with_charts_and_export(strict_app, live_server, page, make,
                                                   history):  # noqa: F811
     problems = watch(page)
     page.set_viewport_size({"width": 1400, "height": 1000})

@@ -8,20 +8,9 @@ import sqlalchemy as sa
 
 from matchmaker.extensions import db
 from matchmaker.needs.models import Need
-from tests.test_browser_needs_products import chosen, log_in, watch
-from tests.test_web_browser import STRICT_CSP
+from tests.browser import chosen, log_in, watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
-
-
-@pytest.fixture
-def strict_app(app):
-    @app.after_request
-    def content_security_policy(response):
-        response.headers["Content-Security-Policy"] = STRICT_CSP
-        return response
-
-    return app
 
 
 def test_typing_a_description_suggests_categories_and_a_click_applies_one(

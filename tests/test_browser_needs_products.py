@@ -10,47 +10,15 @@ import sqlalchemy as sa
 from matchmaker.extensions import db
 from matchmaker.needs.models import Need
 from matchmaker.products.models import Product
+from tests.browser import chosen, log_in, watch
 from tests.conftest import ARTIFACTS
-from tests.test_web_browser import STRICT_CSP
 
 pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
-
-
-@pytest.fixture
-def strict_app(app):
-    @app.after_request
-    def content_security_policy(response):
-        response.headers["Content-Security-Policy"] = STRICT_CSP
-        return response
-
-    return app
-
-
-def watch(page) -> list[str]:
-    """Console errors and page errors (CSP violations show up there)."""
-    seen: list[str] = []
-    page.on("console", lambda m: m.type == "error" and "status of 422" not in m.text
-            and seen.append(m.text))
-    page.on("pageerror", lambda e: seen.append(str(e)))
-    return seen
-
-
-def log_in(page, live_server: str, account) -> None:
-    page.goto(f"{live_server}/login")
-    page.get_by_label("电子邮箱").fill(account.email)
-    page.get_by_label("密码").fill(account.password)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"{live_server}/")
 
 
 def visible_options(page, select: str) -> list[str]:
     return page.eval_on_selector(
         select, "s => Array.from(s.options).filter(o => !o.hidden && o.value).map(o => o.value)")
-
-
-def chosen(page, select: str) -> list[str]:
-    return page.eval_on_selector(
-        select, "s => Array.from(s.selectedOptions).map(o => o.value)")
 
 
 def test_enterprise_posts_a_need_and_finds_it_in_the_list(strict_app, live_server, page, make):

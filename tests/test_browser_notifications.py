@@ -8,13 +8,13 @@ import re
 
 import pytest
 
+from tests.browser import log_in, watch
 from tests.conftest import ARTIFACTS
-from tests.test_browser_needs_products import log_in, strict_app, watch  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
 
 
-def test_the_badge_follows_new_notifications(strict_app, live_server, page, make):  # noqa: F811
+def test_the_badge_follows_new_notifications(strict_app, live_server, page, make):
     strict_app.config["NOTIFICATION_POLL_SECONDS"] = 1
     problems = watch(page)
     bank = make.bank(name="浙江安吉农村商业银行")
@@ -49,7 +49,7 @@ def test_the_badge_follows_new_notifications(strict_app, live_server, page, make
     assert problems == []
 
 
-def test_the_webhook_page_shows_the_secret_once(strict_app, live_server, page, make):  # noqa: F811
+def test_the_webhook_page_shows_the_secret_once(strict_app, live_server, page, make):
     problems = watch(page)
     bank = make.bank(name="湖州吴兴农村商业银行")
     admin = make.bank_user(bank, role="bank_admin")

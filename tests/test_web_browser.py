@@ -7,34 +7,16 @@ import sqlalchemy as sa
 
 from matchmaker.enterprises.models import Enterprise
 from matchmaker.extensions import db
-from matchmaker.web.security import CONTENT_SECURITY_POLICY
+from tests.browser import watch
 from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.sqlite_only]
 
-# What the app sends (nothing inline, nothing from elsewhere; matchmaker.web.security). The
-# fixtures below set it explicitly as well.
-STRICT_CSP = CONTENT_SECURITY_POLICY
-
-
-@pytest.fixture
-def strict_app(app):
-    @app.after_request
-    def content_security_policy(response):
-        response.headers["Content-Security-Policy"] = STRICT_CSP
-        return response
-
-    return app
 
 
 @pytest.fixture
 def problems(page):
-    """Console errors and page errors (CSP violations show up there), minus expected statuses."""
-    seen: list[str] = []
-    page.on("console", lambda m: m.type == "error" and "status of 422" not in m.text
-            and seen.append(m.text))
-    page.on("pageerror", lambda e: seen.append(str(e)))
-    return seen
+    return watch(page)
 
 
 def test_register_with_the_region_cascade(strict_app, live_server, page, problems):
