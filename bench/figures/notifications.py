@@ -21,7 +21,7 @@ from bench import Result, Target, figure
 from bench.figures.claims import DEFAULT_DATABASE_URL, _safe
 from bench.stats import summarize
 
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/8"
 # Keys the platform and RQ write; a database holding anything else is not ours to flush.
 OUR_KEY_PREFIXES = (b"rq:", b"greenmatch:")
 
@@ -36,7 +36,7 @@ OUR_KEY_PREFIXES = (b"rq:", b"greenmatch:")
         "`_notifications` appended, created and dropped by the harness) seeded with "
         "`flask demo seed --scale <scale>`, `flask search reindex` and `flask claims sweep` (the "
         "demo's dates end before today); Redis at BENCH_REDIS_URL "
-        "(default redis://127.0.0.1:6379/14, flushed before and after — never REDIS_URL); "
+        "(default redis://127.0.0.1:6379/8, flushed before and after — never REDIS_URL); "
         "exactly one `flask --app wsgi worker` subprocess (RQ, forks per job, with its periodic "
         "scheduler). The bench posts needs through `matchmaker.needs.services.create_need(user, "
         "data, publish=True)` at 5 per second (60 s; 20 s at city scale), varied from the "
@@ -305,6 +305,31 @@ def _failed_count(connection) -> int:
 
 # --- the needs to post ----------------------------------------------------------------------------
 
+def _plan_after_warm_up(app, redis, count: int, seed: int,
+                        idle_timeout: float) -> tuple[list[tuple[int, dict]], str | None]:
+    """`count` planned needs (see `_plan`), after one more posted through the normal path and
+    not counted — it pays for the poster's cold start (imports, connection pool, caches) and
+    the worker's first fan-out — once the queues are empty and the worker idle again; or the
+    reason the figure cannot run."""
+    from matchmaker.accounts.models import User
+    from matchmaker.extensions import db
+    from matchmaker.needs.services import create_need
+
+    with app.app_context():
+        plan = _plan(count + 1, seed=seed)
+        db.session.remove()
+    if len(plan) < count + 1:
+        return [], (f"only {len(plan)} of {count + 1} template needs have an eligible product "
+                    f"in the seeded data")
+    user_id, data = plan.pop()
+    with app.app_context():
+        create_need(db.session.get(User, user_id), data, publish=True)
+        db.session.remove()
+    if not _wait_idle(redis, timeout=idle_timeout, settle=1.0):
+        return [], f"the worker did not finish the warm-up need within {idle_timeout:g} s"
+    return plan, None
+
+
 def _plan(count: int, seed: int = 20260) -> list[tuple[int, dict]]:
     """(enterprise user id, create_need data) for `count` needs: the seeded needs of many
     enterprises as templates, amounts varied, each kept only if some product is eligible."""
@@ -442,21 +467,9 @@ def _measure(ctx, setup: _Setup, rate: float, duration: float, straggler_wait: f
 
     app, redis = setup.app, setup.redis
     count = max(1, math.ceil(rate * duration))
-    with app.app_context():
-        plan = _plan(count + 1)
-        db.session.remove()
-    if len(plan) < count + 1:
-        return Result(skipped=f"only {len(plan)} of {count + 1} template needs have an "
-                              f"eligible product in the seeded data")
-
-    # One need first, not counted: the poster's first call pays for its cold start (imports,
-    # connection pool, caches), the worker's first fan-out for its own.
-    user_id, data = plan.pop()
-    with app.app_context():
-        create_need(db.session.get(User, user_id), data, publish=True)
-        db.session.remove()
-    if not _wait_idle(redis, timeout=60, settle=1.0):
-        return Result(skipped="the worker did not finish the warm-up need within 60 s")
+    plan, problem = _plan_after_warm_up(app, redis, count, seed=20260, idle_timeout=60)
+    if problem:
+        return Result(skipped=problem)
     enterprises = len({user_id for user_id, _ in plan})
 
     finished_before = _finished_ids(redis)
@@ -680,20 +693,9 @@ def _throughput(ctx, setup: _Setup, count: int) -> Result:
     from workers.serializer import SERIALIZER
 
     app, redis = setup.app, setup.redis
-    with app.app_context():
-        plan = _plan(count + 1, seed=20261)
-        db.session.remove()
-    if len(plan) < count + 1:
-        return Result(skipped=f"only {len(plan)} of {count + 1} template needs have an "
-                              f"eligible product in the seeded data")
-    # A first need through the normal path, not counted (warms the worker if this figure runs
-    # alone); then the queues must be empty and the worker idle.
-    user_id, data = plan.pop()
-    with app.app_context():
-        create_need(db.session.get(User, user_id), data, publish=True)
-        db.session.remove()
-    if not _wait_idle(redis, timeout=120, settle=1.0):
-        return Result(skipped="the worker did not become idle within 120 s")
+    plan, problem = _plan_after_warm_up(app, redis, count, seed=20261, idle_timeout=120)
+    if problem:
+        return Result(skipped=problem)
 
     # Suspend. An idle worker waits in BLPOP and checks the flag only before its next dequeue,
     # so a no-op job (a drain of at most 0 rows) wakes it; it then sleeps until `resume`.
