@@ -26,6 +26,32 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# Keys the platform and RQ write; a Redis database holding anything else is not ours to flush.
+OUR_KEY_PREFIXES = (b"rq:", b"greenmatch:")
+
+
+def empty_redis(url: str, setting: str):
+    """A connection to the Redis database at `url`, flushed, and None; or None and the reason it
+    cannot be used (unreachable, or holding keys that are neither RQ's nor the platform's:
+    `setting` names the variable that chooses another database)."""
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    try:
+        redis = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
+        redis.ping()
+    except (RedisError, ValueError) as exc:
+        return None, f"Redis at {url} is unreachable: {exc}"
+    foreign = [key for key in redis.scan_iter(count=1000)
+               if not key.startswith(OUR_KEY_PREFIXES)][:3]
+    if foreign:
+        redis.close()
+        return None, (f"Redis db {url} holds keys that are not RQ's or the platform's "
+                      f"(e.g. {foreign[0]!r}); set {setting} to an empty database")
+    redis.flushdb()
+    return redis, None
+
+
 class ServerDidNotStart(RuntimeError):
     """gunicorn exited or did not answer in time (raised on entering `gunicorn()` only)."""
 

@@ -15,6 +15,7 @@ from bench import Result, Target, figure
 from bench.stats import summarize
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/greenmatch_bench"
+DEFAULT_JOBS_REDIS_URL = "redis://127.0.0.1:6379/7"
 
 
 def _safe(url: sa.engine.URL) -> str:
@@ -34,7 +35,11 @@ def _safe(url: sa.engine.URL) -> str:
         "a new need; a client on loopback opens 50 connections, then writes the 50 "
         "`POST /api/v1/needs/{id}/claims` requests (each with its manager's token) at once from "
         "one event loop. Latency is from that instant to each response; an error is any answer "
-        "other than 201 or 409."),
+        "other than 201 or 409. As deployed, the jobs a grab queues after its commit (search "
+        "sync, notifications, the office's statistics) go to Redis (BENCH_CLAIMS_REDIS_URL, "
+        "default redis://127.0.0.1:6379/7, flushed before and after) for RQ workers; none runs "
+        "during the bursts (a fleet's workers run elsewhere), so the latency is the web "
+        "request's alone. Skipped when PostgreSQL or that Redis is unreachable."),
 )
 def claim_contention(ctx, banks: int = 50, rounds: int = 20) -> Result:
     return _with_database(ctx, banks, lambda app, url, people: _contend_http(
@@ -51,7 +56,8 @@ def claim_contention(ctx, banks: int = 50, rounds: int = 20) -> Result:
         "and connection, released together by a barrier) call "
         "`matchmaker.claims.services.grab(need_id, manager)` on the same database setup. Python "
         "runs one thread at a time, so the latency here is mostly the 50 calls' CPU queued "
-        "behind each other: a diagnostic of the service's cost, not a deployment's latency."),
+        "behind each other: a diagnostic of the service's cost, not a deployment's latency. "
+        "The jobs a grab queues go to Redis, as in `claim_contention`."),
 )
 def claim_contention_in_process(ctx, banks: int = 50, rounds: int = 20) -> Result:
     return _with_database(ctx, banks, lambda app, url, people: _contend(
@@ -62,6 +68,7 @@ def _with_database(ctx, banks: int, measure) -> Result:
     from flask_migrate import upgrade
 
     from bench.instance import BENCH_DIR
+    from bench.serve import empty_redis
     from matchmaker import create_app
     from matchmaker.config import database_uri
 
@@ -69,6 +76,12 @@ def _with_database(ctx, banks: int, measure) -> Result:
     url = sa.engine.make_url(database_uri(raw, "/nonexistent"))
     if not url.drivername.startswith("postgresql"):
         return Result(skipped=f"BENCH_DATABASE_URL must be PostgreSQL, got {_safe(url)}")
+    # As deployed, a grab's after-commit jobs (search sync, notifications, the office's facts)
+    # go to Redis for the RQ workers; without Redis they would run inside the request.
+    jobs_url = os.environ.get("BENCH_CLAIMS_REDIS_URL") or DEFAULT_JOBS_REDIS_URL
+    redis, problem = empty_redis(jobs_url, "BENCH_CLAIMS_REDIS_URL")
+    if problem:
+        return Result(skipped=problem)
     admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     name = url.database
     try:
@@ -77,6 +90,7 @@ def _with_database(ctx, banks: int, measure) -> Result:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     except sa.exc.OperationalError as exc:
         admin.dispose()
+        redis.close()
         return Result(skipped=f"PostgreSQL at {_safe(url)} is unreachable: "
                               f"{str(exc.orig).strip().splitlines()[0]}")
     instance = BENCH_DIR / ".instance-claims"
@@ -86,7 +100,7 @@ def _with_database(ctx, banks: int, measure) -> Result:
         "SQLALCHEMY_DATABASE_URI": url.render_as_string(hide_password=False),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "pool_size": banks + 5,
                                       "max_overflow": 5, "pool_timeout": 60},
-        "REDIS_URL": None, "ELASTICSEARCH_URL": None,
+        "REDIS_URL": jobs_url, "ELASTICSEARCH_URL": None,
         "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef",
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # setup creates ~100 users
         "MANAGER_DAILY_GRAB_LIMIT": 1_000_000,
@@ -105,6 +119,8 @@ def _with_database(ctx, banks: int, measure) -> Result:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
         shutil.rmtree(instance, ignore_errors=True)
+        redis.flushdb()
+        redis.close()
 
 
 def _people(ctx, app, banks: int) -> dict:
@@ -375,7 +391,8 @@ def _contend_http(ctx, app, url: str, people: dict, banks: int, rounds: int) -> 
 
     workers = default_workers()
     env = os.environ | {
-        "DATABASE_URL": url, "INSTANCE_PATH": app.instance_path, "REDIS_URL": "",
+        "DATABASE_URL": url, "INSTANCE_PATH": app.instance_path,
+        "REDIS_URL": app.config["REDIS_URL"],
         "ELASTICSEARCH_URL": "", "SECRET_KEY": app.config["SECRET_KEY"],
         "MANAGER_DAILY_GRAB_LIMIT": "1000000",
     }

@@ -22,8 +22,6 @@ from bench.figures.claims import DEFAULT_DATABASE_URL, _safe
 from bench.stats import summarize
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/8"
-# Keys the platform and RQ write; a database holding anything else is not ours to flush.
-OUR_KEY_PREFIXES = (b"rq:", b"greenmatch:")
 
 
 @figure(
@@ -111,24 +109,14 @@ class _Setup:
 
     def prepare(self) -> str | None:
         """Everything up to a running, idle worker; a reason to skip, or None."""
-        from redis import Redis
-        from redis.exceptions import RedisError
-
+        from bench.serve import empty_redis
         from matchmaker import create_app
 
         if not self.url.drivername.startswith("postgresql"):
             return f"BENCH_DATABASE_URL must be PostgreSQL, got {_safe(self.url)}"
-        try:
-            self.redis = Redis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=10)
-            self.redis.ping()
-        except (RedisError, ValueError) as exc:
-            return f"Redis at {self.redis_url} is unreachable: {exc}"
-        foreign = [key for key in self.redis.scan_iter(count=1000)
-                   if not key.startswith(OUR_KEY_PREFIXES)][:3]
-        if foreign:
-            return (f"Redis db {self.redis_url} holds keys that are not RQ's or the platform's "
-                    f"(e.g. {foreign[0]!r}); set BENCH_REDIS_URL to an empty database")
-        self.redis.flushdb()
+        self.redis, problem = empty_redis(self.redis_url, "BENCH_REDIS_URL")
+        if problem:
+            return problem
         self.admin = sa.create_engine(self.url.set(database="postgres"),
                                       isolation_level="AUTOCOMMIT")
         name = self.url.database
