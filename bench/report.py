@@ -90,9 +90,12 @@ def _status(met) -> str:
 
 
 def _machine_line(machine: dict) -> str:
-    return (f"{machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, "
+    line = (f"{machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, "
             f"{_number(machine.get('ram_gb'))} GB RAM; {machine.get('os', '?')}; "
             f"Python {machine.get('python', '?')}, SQLite {machine.get('sqlite', '?')}")
+    if machine.get("calibration_ms") is not None:
+        line += f"; calibration loop {machine['calibration_ms']} ms (bench/machine.py)"
+    return line
 
 
 def render(data: dict) -> str:

@@ -272,3 +272,13 @@ def test_earlier_runs_keep_the_figure_s_headline_metrics_too():
     assert data["figures"]["alpha"]["history"][0]["measured"] == {"p95_ms": 30.0,
                                                                   "extra_count": 7}
     assert "| Date | Code | Scale | Load | p95_ms | extra_count | Status |" in report.render(data)
+
+
+def test_the_machine_line_names_the_calibration_loop_when_measured():
+    from bench.machine import calibration_ms
+
+    assert "calibration" not in report._machine_line(MACHINE)
+    measured = calibration_ms()
+    assert 0 < measured < 10_000
+    line = report._machine_line(dict(MACHINE, calibration_ms=measured))
+    assert line.endswith(f"; calibration loop {measured} ms (bench/machine.py)")
