@@ -14,15 +14,21 @@ from search.service import check, get_engine, leads_for_bank
 from tests.factories import NEED, PRODUCT, api_token
 
 
+def bank_with_a_product_and_an_enterprise(make):
+    """A bank with one product (PRODUCT) and an enterprise account to post needs with."""
+    bank = make.bank()
+    product = products.create_product(bank, PRODUCT, make.bank_user(bank, role="bank_admin").user)
+    _, owner = make.enterprise()
+    return bank, product, owner
+
+
+
 def test_posting_succeeds_while_the_engine_is_down_and_the_outbox_catches_up(app, make,
                                                                            monkeypatch):
     from matchmaker.audit.services import drain_outbox
     from search.embedded import EmbeddedEngine
 
-    bank = make.bank()
-    admin = make.bank_user(bank, role="bank_admin")
-    products.create_product(bank, PRODUCT, admin.user)
-    _, owner = make.enterprise()
+    bank, _product, owner = bank_with_a_product_and_an_enterprise(make)
 
     def down(self, docs):
         raise OSError("index unavailable")
@@ -79,10 +85,7 @@ def test_inbox_scores_follow_a_rewritten_document(app, make):
     from dataclasses import replace
     from datetime import timedelta
 
-    bank = make.bank()
-    admin = make.bank_user(bank, role="bank_admin")
-    products.create_product(bank, PRODUCT, admin.user)
-    _, owner = make.enterprise()
+    bank, _product, owner = bank_with_a_product_and_an_enterprise(make)
     need = needs.create_need(owner.user, NEED)
     engine = get_engine()
     fresh = engine.rank_needs(bank.id)[0][0].score
@@ -100,10 +103,7 @@ def test_a_kept_inbox_sees_every_write_to_the_index_whoever_makes_it(app, make):
 
     from search.embedded import EmbeddedEngine
 
-    bank = make.bank()
-    admin = make.bank_user(bank, role="bank_admin")
-    product = products.create_product(bank, PRODUCT, admin.user)
-    _, owner = make.enterprise()
+    bank, product, owner = bank_with_a_product_and_an_enterprise(make)
     need = needs.create_need(owner.user, NEED)
     engine = get_engine()
     other = EmbeddedEngine(engine.directory)  # the same files, as another process opens them
@@ -132,10 +132,7 @@ def test_a_kept_inbox_sees_every_write_to_the_index_whoever_makes_it(app, make):
 def test_the_inbox_cache_drops_lists_of_older_generations_at_once(app, make):
     """Only lists of the current index generation are kept: a write makes every kept list dead,
     and the next query that builds one drops them (memory stays that of the live inboxes)."""
-    bank = make.bank()
-    admin = make.bank_user(bank, role="bank_admin")
-    products.create_product(bank, PRODUCT, admin.user)
-    _, owner = make.enterprise()
+    bank, _product, owner = bank_with_a_product_and_an_enterprise(make)
     first = needs.create_need(owner.user, NEED)
     engine = get_engine()
     engine.rank_needs(bank.id)
@@ -157,10 +154,7 @@ def test_a_ranked_inbox_page_is_kept_for_its_step_of_the_clock(app, make, monkey
 
     import search.embedded as embedded
 
-    bank = make.bank()
-    admin = make.bank_user(bank, role="bank_admin")
-    products.create_product(bank, PRODUCT, admin.user)
-    _, owner = make.enterprise()
+    bank, _product, owner = bank_with_a_product_and_an_enterprise(make)
     first = needs.create_need(owner.user, NEED)
     engine = get_engine()
     step_start = datetime.fromtimestamp(int(datetime.now(UTC).timestamp()) // 10 * 10, UTC)

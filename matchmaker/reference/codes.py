@@ -121,10 +121,6 @@ class _Tables:
 
 _cache: dict[str, _Tables] = {}
 _lock = Lock()
-# Each engine's URL as text, the cache key (rendering a URL costs more than the look-up itself).
-_keys: WeakKeyDictionary = WeakKeyDictionary()
-
-
 # The tables last found for each app: labels are looked up dozens of times per page, and
 # finding the app's engine through Flask-SQLAlchemy costs more than the look-up itself.
 _by_app: WeakKeyDictionary = WeakKeyDictionary()
@@ -143,10 +139,7 @@ def _tables() -> _Tables:
 def _tables_of_engine() -> _Tables:
     from matchmaker.extensions import db
 
-    engine = db.engine
-    key = _keys.get(engine)
-    if key is None:
-        key = _keys[engine] = str(engine.url)
+    key = str(db.engine.url)  # reached once per app (see `_tables`)
     tables = _cache.get(key)
     if tables is None:
         with _lock:
