@@ -63,6 +63,8 @@ def pytest_generate_tests(metafunc):
     if "db_backend" in metafunc.fixturenames:
         if metafunc.definition.get_closest_marker("sqlite_only"):
             backends = ["sqlite"]
+        elif metafunc.definition.get_closest_marker("postgresql_only"):
+            backends = ["postgresql"]
         else:
             backends = ["sqlite", "postgresql"]
         metafunc.parametrize("db_backend", backends)
@@ -70,6 +72,7 @@ def pytest_generate_tests(metafunc):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only: run once, on SQLite (not backend-specific)")
+    config.addinivalue_line("markers", "postgresql_only: run on PostgreSQL only (row locks)")
 
 
 @pytest.fixture(scope="session")

@@ -439,3 +439,139 @@ def test_50_clients_race_through_the_api(app, client, make, bankers, live_server
             if problems:
                 failures[n] = problems
     assert_all_rounds_passed(f"{db_backend} HTTP", rounds, failures)
+
+
+# --- a change queued behind another on the need's lock ------------------------------------------
+
+
+@contextmanager
+def need_row_locked(need_id: int):
+    """A transaction of another connection holding the need's row lock (as a grab or a
+    withdrawal holds it until its commit): yields the connection, commits on leaving."""
+    with db.engine.connect() as conn:
+        conn.execute(sa.select(Need.id).where(Need.id == need_id).with_for_update())
+        yield conn
+        conn.commit()
+
+
+def wait_until_queued_for_a_lock(timeout: float = 30) -> None:
+    """Returns once some other backend of this database waits for a row lock."""
+    deadline = time.monotonic() + timeout
+    with db.engine.connect() as conn:
+        while time.monotonic() < deadline:
+            waiting = conn.scalar(sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"))
+            conn.rollback()
+            if waiting:
+                return
+            time.sleep(0.02)
+    pytest.fail(f"nothing queued for the need's lock within {timeout} s")
+
+
+def in_thread(app, call):
+    """Runs `call()` in an application context of a new thread; returns (thread, result list)."""
+    result: list = []
+
+    def run():
+        with app.app_context():
+            try:
+                result.append(call())
+            except BaseException as exc:  # reported by the test
+                result.append(exc)
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, result
+
+
+def one_bank_and_a_need(make):
+    """(the enterprise's account, a bank, its manager's account, its product's id, a need id)"""
+    _enterprise, owner = make.enterprise()
+    office = make.office().user
+    bank = make.bank(region_codes=["330500"], actor=office)
+    product = make.product(bank, make.bank_user(bank, role="bank_admin", actor=office))
+    manager = make.bank_user(bank, actor=office)
+    need_id = make.need(owner).id
+    db.session.commit()
+    return owner, bank, manager, product.id, need_id
+
+
+@pytest.mark.postgresql_only  # row locks: SQLite serialises writers on the file
+def test_a_grab_queued_for_the_lock_sees_the_need_as_the_holder_left_it(app, make):
+    """The enterprise withdraws its need while a bank's grab waits for the need's lock: the grab
+    decides on the need as it is once it holds the lock, not as it read it before (the lock's
+    re-read was never consumed, and a withdrawn need got a claim)."""
+    _owner, _bank, manager, _product_id, need_id = one_bank_and_a_need(make)
+
+    def grab():
+        return services.grab(need_id, db.session.get(User, manager.user.id))
+
+    with need_row_locked(need_id) as holder:
+        thread, result = in_thread(app, grab)
+        wait_until_queued_for_a_lock()
+        holder.execute(sa.update(Need).where(Need.id == need_id).values(status="withdrawn"))
+    thread.join(ROUND_TIMEOUT)
+    assert len(result) == 1 and isinstance(result[0], Conflict), result
+    assert result[0].message == "该需求当前为「已撤回」，不能抢单"
+    db.session.rollback()
+    assert db.session.scalars(sa.select(Claim).where(Claim.need_id == need_id)).all() == []
+
+
+def grab_as_the_holder(holder, need_id: int, bank, manager, product_id: int) -> None:
+    """What a grab writes before its commit, in the lock holder's transaction."""
+    from matchmaker.database import utcnow
+
+    holder.execute(sa.insert(Claim.__table__).values(
+        need_id=need_id, bank_id=bank.id, manager_id=manager.user.id, product_id=product_id,
+        slot=1, status="claimed", assigned_by_office=False, claimed_at=utcnow()))
+    holder.execute(sa.update(Need).where(Need.id == need_id).values(status="claimed"))
+
+
+@pytest.mark.postgresql_only
+def test_an_edit_queued_behind_a_grab_is_refused(app, make):
+    """A bank grabs while the enterprise's edit of the open need waits for the need's lock: the
+    edit is refused (it checked the status before, and the grabbed need's terms changed)."""
+    from matchmaker.needs.services import update_need
+
+    owner, bank, manager, product_id, need_id = one_bank_and_a_need(make)
+    title = db.session.get(Need, need_id).title
+
+    def edit():
+        user = db.session.get(User, owner.user.id)
+        return update_need(db.session.get(Need, need_id), {"title": "改过的标题"}, user).title
+
+    with need_row_locked(need_id) as holder:
+        thread, result = in_thread(app, edit)
+        wait_until_queued_for_a_lock()
+        grab_as_the_holder(holder, need_id, bank, manager, product_id)
+    thread.join(ROUND_TIMEOUT)
+    assert len(result) == 1 and isinstance(result[0], Conflict), result
+    assert result[0].message == "已有银行抢单或需求已结束，不能再修改"
+    db.session.rollback()
+    assert db.session.get(Need, need_id).title == title
+
+
+@pytest.mark.postgresql_only
+def test_a_withdrawal_queued_behind_a_grab_cancels_the_claim_it_made(app, make):
+    """A bank's grab commits while the enterprise's withdrawal waits for the need's lock: the
+    withdrawal cancels that claim too, never leaving it live on a withdrawn need."""
+    from matchmaker.needs.services import withdraw_need
+
+    owner, bank, manager, product_id, need_id = one_bank_and_a_need(make)
+
+    def withdraw():
+        user = db.session.get(User, owner.user.id)
+        return withdraw_need(db.session.get(Need, need_id), "项目取消", user).status
+
+    with need_row_locked(need_id) as holder:
+        thread, result = in_thread(app, withdraw)
+        wait_until_queued_for_a_lock()
+        grab_as_the_holder(holder, need_id, bank, manager, product_id)
+    thread.join(ROUND_TIMEOUT)
+    assert result == ["withdrawn"], result
+    db.session.rollback()
+    claims = db.session.scalars(sa.select(Claim).where(Claim.need_id == need_id)).all()
+    assert [(c.bank_id, c.status) for c in claims] == [(bank.id, "cancelled")]

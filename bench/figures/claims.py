@@ -400,6 +400,7 @@ def _contend_http(ctx, app, url: str, people: dict, banks: int, rounds: int) -> 
         with gunicorn(env, workers) as server:
             port = server.port
             latencies: list[float] = []
+            won_latencies: list[float] = []
             statuses: collections.Counter[int] = collections.Counter()
             bad_rounds: list[str] = []
             round_walls: list[float] = []
@@ -451,6 +452,7 @@ def _contend_http(ctx, app, url: str, people: dict, banks: int, rounds: int) -> 
                     statuses = collections.Counter(before[0])
                     round_walls.pop()
                     continue
+                won_latencies += [t for t, code in zip(times, codes, strict=True) if code == 201]
                 slots = sorted(slot for slot, _ in rows)
                 if won != cap or slots != list(range(1, cap + 1)):
                     bad_rounds.append(f"round {number}: {won} answered 201, claim slots {slots}")
@@ -462,6 +464,7 @@ def _contend_http(ctx, app, url: str, people: dict, banks: int, rounds: int) -> 
     summary = summarize(latencies)
     errors = sum(count for status, count in statuses.items() if status not in (201, 409))
     result = Result(latencies={"all grab requests": summary,
+                               "winning requests (201)": summarize(won_latencies),
                                "round (release → last answer)": summarize(round_walls)})
     result.metrics = {"p50_ms": summary.get("p50_ms"), "p95_ms": summary.get("p95_ms"),
                       "p99_ms": summary.get("p99_ms"), "max_ms": summary.get("max_ms"),

@@ -6,6 +6,7 @@ Anyone else gets 404, as if it did not exist. The rules are the services' (`clai
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from marshmallow import fields
 
 from matchmaker.accounts.permissions import OFFICE_ROLES
@@ -25,6 +26,7 @@ from matchmaker.claims.models import Claim
 from matchmaker.claims.queries import claims_for, need_trail, with_details
 from matchmaker.claims.states import EVENT_TYPES
 from matchmaker.enums import CLAIM_STATUSES, DECLINE_REASONS
+from matchmaker.extensions import db
 
 blp = api_blueprint("api_claims", "", "抢单与对接：抢单、选定银行、登记进展、派单、转交、评价")
 
@@ -196,6 +198,14 @@ def rating_payload(rating) -> dict:
             "stars": rating.stars, "comment": rating.comment, "created_at": rating.created_at}
 
 
+def claim_with_details(claim: Claim) -> Claim:
+    """The claim and what its payload shows, in three queries once a commit expired them (the
+    id is read from the identity, which does not refresh the claim)."""
+    claim_id = sa.inspect(claim).identity[0]
+    return db.session.scalars(with_details(sa.select(Claim).where(Claim.id == claim_id))
+                              ).unique().one()
+
+
 def claim_payload(claim: Claim, user) -> dict:
     need = claim.need
     manager = claim.manager
@@ -243,7 +253,7 @@ def grab(data, need_id: int):
     user = current_api_user()
     claim = services.grab(need_id, user, product_id=data.get("product_id"),
                           note=data.get("note"))
-    return claim_payload(claim, user)
+    return claim_payload(claim_with_details(claim), user)
 
 
 @blp.route(f"/needs/{NEED_ID}/selection", methods=["POST"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from matchmaker.accounts.models import User
 from matchmaker.accounts.permissions import OFFICE_ROLES
@@ -31,10 +31,13 @@ def claims_for(user) -> sa.Select:
 
 
 def with_details(stmt: sa.Select) -> sa.Select:
+    """Claims with what a claim's page or payload shows: what each has one of in the same
+    query, its events in one more (and, for `sees_contacts`, its need's claims)."""
     return stmt.options(
-        selectinload(Claim.need).selectinload(Need.enterprise), selectinload(Claim.bank),
-        selectinload(Claim.manager), selectinload(Claim.product), selectinload(Claim.events),
-        selectinload(Claim.rating),
+        joinedload(Claim.need).joinedload(Need.enterprise),
+        joinedload(Claim.need).selectinload(Need.claims), joinedload(Claim.bank),
+        joinedload(Claim.manager), joinedload(Claim.product), joinedload(Claim.rating),
+        selectinload(Claim.events),
     )
 
 

@@ -6,11 +6,14 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm.attributes import set_committed_value
 
 from matchmaker import validation
 from matchmaker.audit.services import emit, jsonable, record, snapshot
 from matchmaker.claims import states
+from matchmaker.claims.models import Claim
 from matchmaker.database import utcnow
 from matchmaker.enums import COLLATERAL, NEED_CLOSED, NEED_VISIBLE_TO_BANKS, PURPOSES
 from matchmaker.errors import Conflict, FieldErrors, Forbidden
@@ -132,6 +135,24 @@ def can_view(user, need: Need) -> bool:
     return False
 
 
+def lock_need(need: Need) -> Need:
+    """Re-read the need and its claims under a row lock on the need (FOR NO KEY UPDATE: it does
+    not block the claims' foreign-key checks, which would deadlock concurrent grabs). Every
+    change of a need's status or claims takes it first and decides on what it read here, so
+    two of them (a grab and a withdrawal, two grabs) cannot both act on what they read before.
+    SQLite serialises writers. Call it before changing anything: it drops unflushed changes."""
+    need_id = need.id
+    db.session.expire(need)  # every column, also those an earlier query left unloaded
+    db.session.scalars(sa.select(Need).where(Need.id == need_id)
+                       .with_for_update(key_share=True)
+                       .execution_options(populate_existing=True)).one()
+    claims = db.session.scalars(sa.select(Claim).where(Claim.need_id == need_id)
+                                .order_by(Claim.slot)
+                                .execution_options(populate_existing=True)).all()
+    set_committed_value(need, "claims", list(claims))  # as read under the lock
+    return need
+
+
 def create_need(user, data: dict, publish: bool = True) -> Need:
     if user is None or user.role != "enterprise":
         raise Forbidden("只有企业用户可以发布融资需求")
@@ -157,6 +178,7 @@ def update_need(need: Need, data: dict, user) -> Need:
     """Edit a draft or an open need; edits of an open need are kept as revisions."""
     if not owns(user, need):
         raise Forbidden("只能修改本企业的融资需求")
+    lock_need(need)  # a bank grabbing meanwhile ends editing: the status is read under the lock
     if need.status not in EDITABLE_STATUSES:
         raise Conflict("已有银行抢单或需求已结束，不能再修改", {"status": [need.status_label]})
     cleaned = clean(data, current=need)
@@ -192,6 +214,7 @@ def publish_need(need: Need, user) -> Need:
 def withdraw_need(need: Need, reason: str | None, user) -> Need:
     if not owns(user, need):
         raise Forbidden("只能撤回本企业的融资需求")
+    lock_need(need)  # the claims to cancel include a grab committed meanwhile
     if need.status not in WITHDRAWABLE_STATUSES:
         raise Conflict("该需求已结束或已授信，不能撤回", {"status": [need.status_label]})
     errors = FieldErrors()
