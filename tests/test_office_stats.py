@@ -404,3 +404,20 @@ def test_all_breakdowns_at_once_equal_each_alone(history):
         assert set(together) == set(stats.BREAKDOWNS)
         for by in stats.BREAKDOWNS:
             assert together[by] == stats.breakdown(f, by), (f, by)
+
+
+def test_the_report_equals_its_parts_computed_alone(history):
+    """`Report.build` adds the bank ranking's picks up for the summary instead of counting them
+    again: the same numbers as `summary`, `breakdowns` and `banks` called alone."""
+    from matchmaker.office.reports import Report
+
+    _, banks = history
+    picks_due = []
+    for f in (stats.Filters(), stats.Filters(start=date(2026, 3, 1), region_code="330500"),
+              stats.Filters(bank_id=banks[0]), stats.Filters(category="4", size="small")):
+        report = Report.build(f)
+        assert report.summary == stats.summary(f), f
+        assert report.breakdowns == stats.breakdowns(f), f
+        assert report.banks == stats.banks(f), f
+        picks_due.append(report.summary["picks_due"])
+    assert all(picks_due[:3]), picks_due  # the history has due picks: the sums are compared

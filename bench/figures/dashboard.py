@@ -26,7 +26,7 @@ def _filter_sets(stats, busiest_bank: int) -> dict:
 
 def _measure(app, result: Result, label: str, repeats: int) -> dict:
     """Times Report.build plus the filter choices for each filter set; returns the summary."""
-    from matchmaker.banks.queries import all_banks
+    from matchmaker.banks.queries import bank_choices
     from matchmaker.extensions import db
     from matchmaker.office import queries, reports, stats
 
@@ -42,7 +42,7 @@ def _measure(app, result: Result, label: str, repeats: int) -> dict:
                 with timer():
                     report = reports.Report.build(filters)
                     queries.need_region_choices()
-                    all_banks()
+                    bank_choices()
                 if attempt:  # the first is a warm-up
                     overall.samples.append(timer.samples[-1])
             result.latencies[f"{label}: {name}"] = summarize(timer.samples[1:])

@@ -18,6 +18,12 @@ def all_banks() -> list[Bank]:
     ))
 
 
+def bank_choices() -> list[tuple[int, str]]:
+    """(id, name) of every bank by name: a filter's choices, without the banks' users."""
+    return [tuple(row) for row in db.session.execute(
+        sa.select(Bank.id, Bank.name).order_by(Bank.name, Bank.id))]
+
+
 def bank_users(bank_id: int, roles: tuple[str, ...] = BANK_ROLES) -> list[User]:
     return list(db.session.scalars(
         sa.select(User).options(selectinload(User.regions))

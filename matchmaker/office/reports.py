@@ -139,8 +139,10 @@ class Report:
 
     @classmethod
     def build(cls, filters: stats.Filters) -> Report:
-        return cls(filters, stats.summary(filters), stats.breakdowns(filters),
-                   stats.banks(filters))
+        banks = stats.banks(filters)
+        picks = (sum(row["picks_due"] for row in banks),
+                 sum(row["picks_contacted_on_time"] for row in banks))
+        return cls(filters, stats.summary(filters, picks), stats.breakdowns(filters), banks)
 
     def table(self, name: str) -> tuple[Table, list[dict]]:
         if name == "summary":

@@ -160,7 +160,9 @@ def _outcome_columns_from_claims(claims):
     ]
 
 
-def summary(filters: Filters) -> dict:
+def summary(filters: Filters, picks=None) -> dict:
+    """The KPIs. `picks` — (due, on time) — when the caller has them: the bank ranking's
+    columns added up (`Report.build`), which saves a pass over the claims."""
     conditions = cohort_conditions(filters)
     medians_inline = _postgres() and not filters.bank_id
     extra = [sa.func.percentile_cont(0.5).within_group(F.first_grab_hours).label("hours"),
@@ -190,7 +192,7 @@ def summary(filters: Filters) -> dict:
     else:
         hours = _median(F.first_grab_hours, *conditions)
         days = _median(F.credit_days, *conditions)
-    picks = _picks(filters)
+    picks = _picks(filters) if picks is None else SimpleNamespace(due=picks[0], on_time=picks[1])
     return {
         "needs_posted": base.needs_posted,
         "amount_requested_wan": _money(base.amount_requested),
@@ -229,20 +231,28 @@ def _picks(filters: Filters):
         sa.func.count(sa.case((on_time, 1))).label("on_time")).select_from(claims)).one()
 
 
-def _group_key(by: str, filters: Filters, table=F):
-    if by == "category":
-        return table.category_top
+# The two category breakdowns read one grouping by both keys: by top level it is the first's
+# rows added up, by the 2024 catalog the second's (a need keeps its 2019 code) — one grouping
+# less in the pass over the facts.
+CATEGORY_PAIR = "category_pair"
+
+
+def _group_keys(by: str, filters: Filters, table=F) -> tuple:
+    if by in ("category", "category2024"):
+        return table.category_top, table.category_code
     if by == "month":
-        return table.local_month
+        return (table.local_month,)
     if by == "region":
         if filters.region_code and len(region_prefix(filters.region_code)) >= 4:
-            return table.region_code  # within a city: by county
-        return table.city_code
+            return (table.region_code,)  # within a city: by county
+        return (table.city_code,)
     if by == "industry":
-        return table.industry_section
-    if by == "category2024":  # grouped by the full 2019 code, then folded (_fold_2024)
-        return table.category_code
+        return (table.industry_section,)
     raise ValueError(by)
+
+
+def _grouping(by: str) -> str:
+    return CATEGORY_PAIR if by in ("category", "category2024") else by
 
 
 def breakdown(filters: Filters, by: str) -> list[dict]:
@@ -253,58 +263,74 @@ def breakdown(filters: Filters, by: str) -> list[dict]:
 
 def breakdowns(filters: Filters, kinds=BREAKDOWNS) -> dict[str, list[dict]]:
     """The breakdowns `kinds`. On PostgreSQL in one pass over each read model (GROUPING SETS);
-    SQLite, which has none, runs one grouped query per breakdown."""
+    SQLite, which has none, runs one grouped query per grouping."""
     kinds = tuple(kinds)
     if any(by not in BREAKDOWNS for by in kinds):
         raise ValueError(kinds)
     conditions = cohort_conditions(filters)
-    keys = {by: _group_key(by, filters) for by in kinds}
+    keys = {_grouping(by): _group_keys(by, filters) for by in kinds}
     base = _grouped(keys, sa.select(*_outcome_columns_from_facts()).where(*conditions))
     if filters.bank_id:
-        claim_keys = {by: _group_key(by, filters, CF) for by in kinds}
-        claims = _claims(filters, *(key.label(f"k_{by}") for by, key in claim_keys.items())
-                         ).subquery("c")
-        outcomes = _grouped({by: claims.c[f"k_{by}"] for by in kinds},
+        claim_keys = {_grouping(by): _group_keys(by, filters, CF) for by in kinds}
+        labelled = {name: tuple(column.label(f"k_{name}_{i}") for i, column in enumerate(cols))
+                    for name, cols in claim_keys.items()}
+        claims = _claims(filters, *(c for cols in labelled.values() for c in cols)).subquery("c")
+        outcomes = _grouped({name: tuple(claims.c[c.name] for c in cols)
+                             for name, cols in labelled.items()},
                             sa.select(*_outcome_columns_from_claims(claims)))
     else:
         outcomes = base
-    return {by: _breakdown_rows(by, base[by], outcomes[by]) for by in kinds}
+    return {by: _breakdown_rows(by, _rows_for(by, base), _rows_for(by, outcomes))
+            for by in kinds}
 
 
-def _grouped(keys: dict, query) -> dict[str, dict]:
-    """{breakdown: {key value: row}} for `query` grouped by each of `keys` in turn."""
+def _rows_for(by: str, grouped: dict[str, dict]) -> dict:
+    """{key value: row} of breakdown `by` from its grouping's rows."""
+    if by == "category":
+        return _fold(grouped[CATEGORY_PAIR], lambda key: key[0])
+    if by == "category2024":
+        return _fold(grouped[CATEGORY_PAIR], lambda key: catalog2024.report_key(key[1]))
+    return {key[0]: row for key, row in grouped[by].items()}
+
+
+def _grouped(keys: dict[str, tuple], query) -> dict[str, dict]:
+    """{grouping: {tuple of key values: row}} for `query` grouped by each of `keys` (a tuple of
+    columns each) in turn."""
     if _postgres() and len(keys) > 1:
         names = list(keys)
-        query = (query.add_columns(*(keys[by].label(f"k_{by}") for by in names),
-                                   *(sa.func.grouping(keys[by]).label(f"g_{by}")
-                                     for by in names))
-                 .group_by(sa.func.grouping_sets(*keys.values())))
-        result: dict[str, dict] = {by: {} for by in names}
+        query = (query.add_columns(*(column.label(f"k_{name}_{i}") for name in names
+                                     for i, column in enumerate(keys[name])),
+                                   *(sa.func.grouping(*keys[name]).label(f"g_{name}")
+                                     for name in names))
+                 .group_by(sa.func.grouping_sets(*(sa.tuple_(*keys[name]) for name in names))))
+        result: dict[str, dict] = {name: {} for name in names}
         for row in db.session.execute(query):
-            for by in names:
-                if getattr(row, f"g_{by}") == 0:  # 0: this row groups by that key
-                    result[by][getattr(row, f"k_{by}")] = row
+            for name in names:
+                if getattr(row, f"g_{name}") == 0:  # 0: this row groups by all of its keys
+                    result[name][tuple(getattr(row, f"k_{name}_{i}")
+                                       for i in range(len(keys[name])))] = row
         return result
-    return {by: {row.key: row for row in db.session.execute(
-        query.add_columns(key.label("key")).group_by(key))} for by, key in keys.items()}
+    result = {}
+    for name, columns in keys.items():
+        labelled = [column.label(f"k_{i}") for i, column in enumerate(columns)]
+        result[name] = {tuple(row[len(row) - len(columns):]): row for row in db.session.execute(
+            query.add_columns(*labelled).group_by(*columns))}
+    return result
 
 
-def _fold_2024(rows: dict) -> dict:
-    """Rows keyed by full 2019 codes, added up by their 2024 top level (`catalog2024`)."""
+def _fold(rows: dict, key_of) -> dict:
+    """Rows added up by `key_of(their key)`."""
     folded: dict[str, SimpleNamespace] = {}
-    for code, row in rows.items():
-        key = catalog2024.report_key(code)
-        into = folded.setdefault(key, SimpleNamespace())
+    for key, row in rows.items():
+        into = folded.setdefault(key_of(key), SimpleNamespace())
         for name, value in row._mapping.items():
-            if name == "key" or name.startswith(("k_", "g_")):
+            if name.startswith(("k_", "g_")):
                 continue
             setattr(into, name, getattr(into, name, 0) + (value or 0))
     return folded
 
 
 def _breakdown_rows(by: str, base: dict, outcomes: dict) -> list[dict]:
-    if by == "category2024":
-        base, outcomes = _fold_2024(base), _fold_2024(outcomes)
     labels = _labels(by, list(base))
     rows = []
     for key_value, row in sorted(base.items(), key=lambda item: str(item[0])):
@@ -347,36 +373,29 @@ def banks(filters: Filters) -> list[dict]:
     """One row per bank with claims on the cohort's needs."""
     claims = _claims(filters).subquery("c")
     due, on_time = _due_and_on_time(claims, utcnow())
-    rows = db.session.execute(
-        sa.select(
-            claims.c.bank_id, Bank.name,
-            sa.func.count(sa.case((claims.c.assigned_by_office.is_(False), 1))).label("grabs"),
-            sa.func.count(sa.case((claims.c.assigned_by_office.is_(True), 1))).label("assigned"),
-            sa.func.count(claims.c.id).label("claims"),
-            sa.func.count(sa.case((claims.c.selected_at.is_not(None), 1))).label("picks"),
-            sa.func.count(sa.case((due, 1))).label("picks_due"),
-            sa.func.count(sa.case((on_time, 1))).label("picks_on_time"),
-            sa.func.count(sa.case((claims.c.credit_approved_at.is_not(None), 1)))
-            .label("credit_approved"),
-            sa.func.coalesce(sa.func.sum(sa.case((claims.c.credit_approved_at.is_not(None),
-                                                  claims.c.approved_amount_wan))), 0)
-            .label("amount_approved"),
-            sa.func.coalesce(sa.func.sum(sa.case((claims.c.disbursed_at.is_not(None),
-                                                  claims.c.disbursed_amount_wan))), 0)
-            .label("amount_disbursed"),
-            sa.func.avg(claims.c.stars).label("rating"),
-            sa.func.count(claims.c.stars).label("ratings"),
-            *([sa.func.percentile_cont(0.5).within_group(claims.c.grab_hours).label("median")]
-              if _postgres() else []),
-        )
-        .select_from(claims).join(Bank, Bank.id == claims.c.bank_id)
-        .group_by(claims.c.bank_id, Bank.name)
-    ).all()
-    if _postgres():
-        medians = {row.bank_id: None if row.median is None else round(float(row.median), 1)
-                   for row in rows}
-    else:
-        medians = _bank_medians(claims)
+    per_bank = sa.select(
+        claims.c.bank_id,
+        sa.func.count(sa.case((claims.c.assigned_by_office.is_(False), 1))).label("grabs"),
+        sa.func.count(sa.case((claims.c.assigned_by_office.is_(True), 1))).label("assigned"),
+        sa.func.count(claims.c.id).label("claims"),
+        sa.func.count(sa.case((claims.c.selected_at.is_not(None), 1))).label("picks"),
+        sa.func.count(sa.case((due, 1))).label("picks_due"),
+        sa.func.count(sa.case((on_time, 1))).label("picks_on_time"),
+        sa.func.count(sa.case((claims.c.credit_approved_at.is_not(None), 1)))
+        .label("credit_approved"),
+        sa.func.coalesce(sa.func.sum(sa.case((claims.c.credit_approved_at.is_not(None),
+                                              claims.c.approved_amount_wan))), 0)
+        .label("amount_approved"),
+        sa.func.coalesce(sa.func.sum(sa.case((claims.c.disbursed_at.is_not(None),
+                                              claims.c.disbursed_amount_wan))), 0)
+        .label("amount_disbursed"),
+        sa.func.avg(claims.c.stars).label("rating"),
+        sa.func.count(claims.c.stars).label("ratings"),
+    ).group_by(claims.c.bank_id).subquery("b")
+    # Grouped by the bank id alone, then named: no sort of every claim by bank name.
+    rows = db.session.execute(sa.select(per_bank, Bank.name)
+                              .join(Bank, Bank.id == per_bank.c.bank_id)).all()
+    medians = _bank_medians(filters)
     result = []
     for row in rows:
         result.append({
@@ -397,16 +416,26 @@ def banks(filters: Filters) -> list[dict]:
     return result
 
 
-def _bank_medians(claims) -> dict[int, float]:
-    """Median hours from publication to the bank's grab, per bank, in one query."""
-    ranked = (sa.select(
-        claims.c.bank_id.label("bank_id"), claims.c.grab_hours.label("value"),
-        sa.func.row_number().over(partition_by=claims.c.bank_id,
-                                  order_by=claims.c.grab_hours).label("rn"),
-        sa.func.count().over(partition_by=claims.c.bank_id).label("cnt"))
-        .where(claims.c.grab_hours.is_not(None))).subquery("r")
-    rows = db.session.execute(
-        sa.select(ranked.c.bank_id, sa.func.avg(ranked.c.value))
-        .where(ranked.c.rn.in_([(ranked.c.cnt + 1) // 2, (ranked.c.cnt + 2) // 2]))
-        .group_by(ranked.c.bank_id))
+def _bank_medians(filters: Filters) -> dict[int, float]:
+    """Median hours from publication to the bank's grab, per bank, in one query: PostgreSQL
+    reads each bank's hours in order from `ix_claim_facts_bank_hours`; SQLite, which has no
+    ordered-set aggregates, takes the middle rows by window functions."""
+    conditions = [CF.grab_hours.is_not(None), *cohort_conditions(filters, CF)]
+    if filters.bank_id:
+        conditions.append(CF.bank_id == filters.bank_id)
+    if _postgres():
+        rows = db.session.execute(
+            sa.select(CF.bank_id, sa.func.percentile_cont(0.5).within_group(CF.grab_hours))
+            .where(*conditions).group_by(CF.bank_id))
+    else:
+        ranked = (sa.select(
+            CF.bank_id.label("bank_id"), CF.grab_hours.label("value"),
+            sa.func.row_number().over(partition_by=CF.bank_id,
+                                      order_by=CF.grab_hours).label("rn"),
+            sa.func.count().over(partition_by=CF.bank_id).label("cnt"))
+            .where(*conditions)).subquery("r")
+        rows = db.session.execute(
+            sa.select(ranked.c.bank_id, sa.func.avg(ranked.c.value))
+            .where(ranked.c.rn.in_([(ranked.c.cnt + 1) // 2, (ranked.c.cnt + 2) // 2]))
+            .group_by(ranked.c.bank_id))
     return {bank_id: round(float(value), 1) for bank_id, value in rows}

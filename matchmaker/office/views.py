@@ -352,8 +352,8 @@ def _dashboard_form() -> tuple[DashboardFilterForm, stats.Filters | None]:
     form.region_code.choices = [("", "全部地区"), *queries.need_region_choices()]
     form.category.choices = [("", "全部大类")] + [
         (c.code, f"{c.code} {c.name}") for c in codes.all_categories() if c.level == 1]
-    form.bank_id.choices = [("", "全部银行")] + [(str(b.id), b.name)
-                                              for b in bank_queries.all_banks()]
+    form.bank_id.choices = [("", "全部银行")] + [(str(bank_id), name)
+                                              for bank_id, name in bank_queries.bank_choices()]
     form.size.choices = [("", "全部规模"), *ENTERPRISE_SIZES.items()]
     if request.args and not form.validate():
         return form, None
