@@ -139,6 +139,18 @@ def _outcome_columns_from_facts():
     ]
 
 
+def _amounts_of_claims(claims) -> list:
+    """The amounts approved and disbursed on `claims` (those that got that far)."""
+    return [
+        sa.func.coalesce(sa.func.sum(sa.case((claims.c.credit_approved_at.is_not(None),
+                                              claims.c.approved_amount_wan))), 0)
+        .label("amount_approved"),
+        sa.func.coalesce(sa.func.sum(sa.case((claims.c.disbursed_at.is_not(None),
+                                              claims.c.disbursed_amount_wan))), 0)
+        .label("amount_disbursed"),
+    ]
+
+
 def _outcome_columns_from_claims(claims):
     def needs_where(condition):
         return sa.func.count(sa.distinct(sa.case((condition, claims.c.need_id))))
@@ -149,12 +161,7 @@ def _outcome_columns_from_claims(claims):
         needs_where(claims.c.contacted_at.is_not(None)).label("needs_contacted"),
         needs_where(claims.c.credit_approved_at.is_not(None)).label("needs_credit_approved"),
         needs_where(claims.c.disbursed_at.is_not(None)).label("needs_disbursed"),
-        sa.func.coalesce(sa.func.sum(sa.case((claims.c.credit_approved_at.is_not(None),
-                                              claims.c.approved_amount_wan))), 0)
-        .label("amount_approved"),
-        sa.func.coalesce(sa.func.sum(sa.case((claims.c.disbursed_at.is_not(None),
-                                              claims.c.disbursed_amount_wan))), 0)
-        .label("amount_disbursed"),
+        *_amounts_of_claims(claims),
         sa.func.coalesce(sa.func.sum(claims.c.co2_share_t), 0).label("co2"),
         sa.func.coalesce(sa.func.sum(claims.c.coal_share_tce), 0).label("coal"),
     ]
@@ -383,12 +390,7 @@ def banks(filters: Filters) -> list[dict]:
         sa.func.count(sa.case((on_time, 1))).label("picks_on_time"),
         sa.func.count(sa.case((claims.c.credit_approved_at.is_not(None), 1)))
         .label("credit_approved"),
-        sa.func.coalesce(sa.func.sum(sa.case((claims.c.credit_approved_at.is_not(None),
-                                              claims.c.approved_amount_wan))), 0)
-        .label("amount_approved"),
-        sa.func.coalesce(sa.func.sum(sa.case((claims.c.disbursed_at.is_not(None),
-                                              claims.c.disbursed_amount_wan))), 0)
-        .label("amount_disbursed"),
+        *_amounts_of_claims(claims),
         sa.func.avg(claims.c.stars).label("rating"),
         sa.func.count(claims.c.stars).label("ratings"),
     ).group_by(claims.c.bank_id).subquery("b")
