@@ -101,6 +101,7 @@ EXPECTED: dict[str, set[str]] = {
     "banks.users": BANK_ADMINS,
     "banks.new_user": BANK_ADMINS,
     "banks.user": {ADMIN_A},  # manager A
+    "accounts.set_active": {ADMIN_A} | STAFF,  # manager A
     "claims.mine": BANKS,
     "claims.grab": MANAGERS,
     "claims.show": {ENT_A, MGR_A, ADMIN_A} | STAFF,  # bank A's claim

@@ -247,3 +247,113 @@ def test_static_assets_are_served(client):
         response = client.get(path)
         assert response.status_code == 200, path
         response.close()
+
+
+# --- 停用 / 启用 an account from the pages ----------------------------------------------------
+
+
+def bank_staff(make):
+    """(bank, its admin's account, a manager's account)"""
+    office = make.office().user
+    bank = make.bank(actor=office)
+    admin = make.bank_user(bank, role="bank_admin", actor=office)
+    manager = make.bank_user(bank, actor=office)
+    db.session.commit()
+    return bank, admin, manager
+
+
+def switch(client, user_id: int, form_page: str, **data):
+    return submit(client, f"/users/{user_id}/active", data, form_page=form_page)
+
+
+def test_a_bank_admin_deactivates_a_manager_who_is_shut_out_at_once(app, client, make):
+    from matchmaker.audit.models import AuditLog
+    from matchmaker.claims.services import grab
+    from tests.factories import api_token
+
+    bank, admin, manager = bank_staff(make)
+    make.product(bank, admin)
+    _, owner = make.enterprise()
+    grab(make.need(owner).id, manager.user)  # a lead in hand, to hand over
+    managers_browser = app.test_client()
+    login(managers_browser, manager)
+    token = api_token(app.test_client(), manager)
+    page_path = f"/bank/users/{manager.user.id}"
+
+    login(client, admin)
+    assert 'name="reason"' in text(client.get(page_path))
+    response = switch(client, manager.user.id, page_path, active="0", reason="已离职",
+                      back="bank_user")
+    assert response.status_code == 302 and response.headers["Location"] == page_path
+    page = text(client.get(page_path))
+    assert "已停用" in page and "登录会话和 API 令牌已全部失效" in page
+    assert "其名下还有 1 条在办线索" in page
+    assert not is_logged_in(managers_browser)
+    assert app.test_client().get("/api/v1/claims", headers=token).status_code == 401
+    returning = app.test_client()
+    login(returning, manager)
+    assert not is_logged_in(returning)  # the login form refuses a deactivated account
+    entry = db.session.scalars(sa.select(AuditLog).where(
+        AuditLog.action == "user.deactivated",
+        AuditLog.object_id == str(manager.user.id))).one()
+    assert entry.actor_id == admin.user.id and entry.after["reason"] == "已离职"
+    assert entry.after["tokens_revoked"] == 1
+
+    switch(client, manager.user.id, page_path, active="1", back="bank_user")
+    assert "其可重新登录" in text(client.get(page_path))
+    login(managers_browser, manager)
+    assert is_logged_in(managers_browser)
+
+
+def test_who_may_switch_which_account(app, client, make):
+    _, admin, manager = bank_staff(make)
+    _, other_admin, other_manager = bank_staff(make)
+    office = make.office()
+    login(client, admin)
+    # Another bank's manager and the office's accounts do not exist for a bank admin; its own
+    # account is refused (nobody could switch it back on); a manager has no switch at all.
+    assert switch(client, other_manager.user.id, "/bank/users", active="0").status_code == 404
+    assert switch(client, office.user.id, "/bank/users", active="0").status_code == 404
+    assert switch(client, admin.user.id, "/bank/users", active="0").status_code == 403
+    managers_client = app.test_client()
+    login(managers_client, manager)
+    assert switch(managers_client, admin.user.id, "/account/password",
+                  active="0").status_code == 403
+    assert switch(client, manager.user.id, "/bank/users", active="maybe").status_code == 400
+    db.session.expire_all()
+    assert all(account.user.active for account in (admin, manager, other_admin, other_manager,
+                                                   office))
+    # The switch is shown where it works: on the manager's page, not on the admin's own.
+    assert 'name="active"' in text(client.get(f"/bank/users/{manager.user.id}"))
+
+
+def test_a_reason_too_long_is_refused_with_a_message_and_changes_nothing(client, make):
+    _, admin, manager = bank_staff(make)
+    login(client, admin)
+    page_path = f"/bank/users/{manager.user.id}"
+    response = switch(client, manager.user.id, page_path, active="0", reason="长" * 201,
+                      back="bank_user")
+    assert response.status_code == 302
+    assert "停用原因最多 200 字" in text(client.get(page_path))
+    db.session.expire_all()
+    assert db.session.get(User, manager.user.id).active
+
+
+def test_the_office_switches_accounts_from_its_lists(app, client, make):
+    bank, _admin, manager = bank_staff(make)
+    office, colleague = make.office(), make.office()
+    login(client, office)
+    office_users = db.session.scalar(sa.select(sa.func.count(User.id))
+                                     .where(User.role.in_(("office", "admin"))))
+    users_page = text(client.get("/office/users"))
+    assert users_page.count('name="active"') == office_users - 1  # every row but its own
+    response = switch(client, colleague.user.id, "/office/users", active="0",
+                      back="office_users")
+    assert response.headers["Location"] == "/office/users"
+    response = switch(client, manager.user.id, f"/office/banks/{bank.id}", active="0",
+                      back="office_bank")
+    assert response.headers["Location"] == f"/office/banks/{bank.id}"
+    assert "已停用" in text(client.get(f"/office/banks/{bank.id}"))
+    db.session.expire_all()
+    assert not db.session.get(User, colleague.user.id).active
+    assert not db.session.get(User, manager.user.id).active

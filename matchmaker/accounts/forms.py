@@ -1,4 +1,4 @@
-"""Login and password forms."""
+"""Login and password forms, and the switch that deactivates or reactivates an account."""
 
 from __future__ import annotations
 
@@ -50,3 +50,11 @@ class NewAccountForm(BaseForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         describe(self.password, password_hint() + "；请通过安全渠道告知本人，并提醒其登录后修改")
+
+
+class ActivationForm(BaseForm):
+    """停用 / 启用 an account: the wanted state, an optional reason (kept in the audit log)."""
+
+    active = StringField()
+    reason = StringField("停用原因（可选）", filters=[strip],
+                         validators=[Length(max=200, message="停用原因最多 200 字")])

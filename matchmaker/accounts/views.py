@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     g,
@@ -16,9 +17,11 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 
 from matchmaker.accounts import services
-from matchmaker.accounts.forms import LoginForm, PasswordForm
+from matchmaker.accounts.forms import ActivationForm, LoginForm, PasswordForm
+from matchmaker.accounts.models import User
+from matchmaker.accounts.permissions import OFFICE_ROLES, roles_required
 from matchmaker.errors import InvalidInput, TooManyAttempts
-from matchmaker.extensions import limit_logins
+from matchmaker.extensions import db, limit_logins
 from matchmaker.web.forms import apply_service_errors, describe, password_hint
 from matchmaker.web.redirects import safe_next
 
@@ -92,3 +95,51 @@ def password():
             return redirect(url_for("web.index"))
     status = 422 if form.errors else 200
     return render_template("accounts/password.html", form=form), status
+
+
+@blueprint.post("/users/<int:user_id>/active")
+@roles_required("bank_admin", *OFFICE_ROLES)
+def set_active(user_id: int):
+    """停用 (active=0) or 启用 (active=1) an account: a bank admin for the bank's users, the
+    office for anyone (`services.can_deactivate`); CSRFProtect checks the token. Deactivating
+    ends the account's sessions and API tokens at once; its history stays."""
+    from matchmaker.banks.queries import bank_user
+    from matchmaker.claims.queries import live_claims_of_manager
+
+    if current_user.role == "bank_admin":  # another bank's user does not exist for it
+        user = bank_user(current_user.bank_id, user_id)
+    else:
+        user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    form = ActivationForm()
+    if form.active.data not in ("0", "1"):
+        abort(400)
+    back = _after_activation(user, request.form.get("back"))
+    if not form.validate():
+        flash("；".join(m for messages in form.errors.values() for m in messages), "danger")
+        return redirect(back)
+    services.set_active(user, form.active.data == "1", actor=current_user,
+                        reason=form.reason.data or None)
+    if user.active:
+        flash(f"已启用 {user.name}（{user.email}）的账号，其可重新登录", "success")
+    else:
+        message = f"已停用 {user.name}（{user.email}）的账号：其登录会话和 API 令牌已全部失效"
+        live = live_claims_of_manager(user.id)
+        if live:
+            message += f"。其名下还有 {live} 条在办线索，请在「本行线索」中转交给本行其他客户经理"
+        flash(message, "success")
+    return redirect(back)
+
+
+def _after_activation(user: User, back: str | None) -> str:
+    """The page the switch was on (one of the pages that show it), else the user's list."""
+    if back == "office_bank" and user.bank_id is not None and current_user.role in OFFICE_ROLES:
+        return url_for("office.bank", bank_id=user.bank_id)
+    if back == "office_users" and current_user.role in OFFICE_ROLES:
+        return url_for("office.users")
+    if current_user.role == "bank_admin":
+        return url_for("banks.user", user_id=user.id)
+    if user.bank_id is not None:
+        return url_for("office.bank", bank_id=user.bank_id)
+    return url_for("office.users")

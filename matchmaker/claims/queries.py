@@ -74,6 +74,12 @@ def office_queue() -> dict[str, list[Need]]:
     return {"escalated": list(escalated), "lapsed": list(lapsed)}
 
 
+def live_claims_of_manager(manager_id: int) -> int:
+    """How many claims the manager still works on (to hand over when the account ends)."""
+    return db.session.scalar(sa.select(sa.func.count(Claim.id)).where(
+        Claim.manager_id == manager_id, Claim.status.in_(states.LIVE_CLAIM))) or 0
+
+
 def bank_managers(bank_id: int) -> list[User]:
     return list(db.session.scalars(
         sa.select(User).where(User.bank_id == bank_id, User.role == "bank_manager",

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app, url_for
 
 from matchmaker import enums
+from matchmaker.accounts.services import can_deactivate
 from matchmaker.claims.calendar import calendar
 from matchmaker.database import utcnow
 from matchmaker.reference import codes
@@ -97,3 +98,5 @@ def register(app: Flask) -> None:
     app.add_template_global(countdown, "countdown")
     app.add_template_filter(working_days_since, "working_days_since")
     app.add_template_global(enums, "enums")
+    # Whether the logged-in user may 停用/启用 an account: the pages show the switch only then.
+    app.add_template_global(can_deactivate, "can_deactivate")
