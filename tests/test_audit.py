@@ -220,6 +220,20 @@ def test_deactivating_a_user_is_recorded_and_ends_access(client, make):
 # --- append-only -------------------------------------------------------------------------------
 
 
+def test_the_database_refuses_to_change_or_delete_an_entry(app):
+    """SQL that bypasses the ORM (a script, a psql session) meets the table's triggers."""
+    entry = add_entry(after={"title": "原文"})
+    db.session.commit()
+    for statement in ("UPDATE audit_log SET ip = '6.6.6.6'", "DELETE FROM audit_log"):
+        with pytest.raises(sa.exc.DBAPIError, match="audit_log is append-only"):
+            db.session.connection().exec_driver_sql(statement)
+        db.session.rollback()
+    assert db.session.get(AuditLog, entry.id).after == {"title": "原文"}
+    add_entry()  # inserting is what the log is for
+    db.session.commit()
+    assert db.session.scalar(sa.select(sa.func.count(AuditLog.id))) == 2
+
+
 @pytest.mark.sqlite_only
 def test_the_orm_refuses_to_change_or_delete_an_entry(app):
     entry = add_entry(after={"title": "原文"})
