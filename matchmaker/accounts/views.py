@@ -20,6 +20,8 @@ from matchmaker.accounts import services
 from matchmaker.accounts.forms import ActivationForm, LoginForm, PasswordForm
 from matchmaker.accounts.models import User
 from matchmaker.accounts.permissions import OFFICE_ROLES, roles_required
+from matchmaker.banks.queries import bank_user
+from matchmaker.claims.queries import live_claims_of_manager
 from matchmaker.errors import InvalidInput, TooManyAttempts
 from matchmaker.extensions import db, limit_logins
 from matchmaker.web.forms import apply_service_errors, describe, password_hint
@@ -103,9 +105,6 @@ def set_active(user_id: int):
     """停用 (active=0) or 启用 (active=1) an account: a bank admin for the bank's users, the
     office for anyone (`services.can_deactivate`); CSRFProtect checks the token. Deactivating
     ends the account's sessions and API tokens at once; its history stays."""
-    from matchmaker.banks.queries import bank_user
-    from matchmaker.claims.queries import live_claims_of_manager
-
     if current_user.role == "bank_admin":  # another bank's user does not exist for it
         user = bank_user(current_user.bank_id, user_id)
     else:
